@@ -1,6 +1,6 @@
 /** @module The shape every task module has: parse → preprocess → (run) → postprocess, shared by edge and origin. */
 import type { Manifest, TaskName } from '../storage/manifest.js';
-import type { Feeds, Outputs } from './tensor.js';
+import type { Feeds, ModelRunner, Outputs } from './tensor.js';
 
 /** A request's body once the route has read it: JSON, or raw bytes with their media type. */
 export type RequestBody =
@@ -40,4 +40,13 @@ export interface TaskModule<Parsed, Output> {
   preprocess(parsed: Parsed, manifest: Manifest): Feeds;
   /** Turns the model's outputs into the task's JSON answer. */
   postprocess(outputs: Outputs, parsed: Parsed, manifest: Manifest): Output;
+  /** For tasks that run the model more than once (e.g. VAD windows carrying state); replaces one preprocess→run→postprocess. */
+  execute?(parsed: Parsed, runner: ModelRunner, manifest: Manifest): Promise<Output>;
+}
+
+/** Runs one task end to end with any runner: the single code path for edge and origin. */
+export async function runTask<P, O>(task: TaskModule<P, O>, parsed: P, runner: ModelRunner, manifest: Manifest): Promise<O> {
+  if (task.execute) return task.execute(parsed, runner, manifest);
+  const outputs = await runner.run(task.preprocess(parsed, manifest));
+  return task.postprocess(outputs, parsed, manifest);
 }
