@@ -19,6 +19,12 @@ export class InputError extends Error {
   }
 }
 
+/** Service-wide request limits (configuration), applied by every task's parse. */
+export interface RequestLimits {
+  maxBatch: number;
+  maxTextChars: number;
+}
+
 /** What placement needs to know about one parsed request. */
 export interface RequestSize {
   batch: number;
@@ -31,7 +37,7 @@ export interface RequestSize {
 export interface TaskModule<Parsed, Output> {
   readonly task: TaskName;
   /** Validates and decodes the request (throws InputError). Pure and synchronous where the format allows. */
-  parse(body: RequestBody, manifest: Manifest): Promise<Parsed> | Parsed;
+  parse(body: RequestBody, manifest: Manifest, limits: RequestLimits): Promise<Parsed> | Parsed;
   /** Sizes used by placement and limits. */
   size(parsed: Parsed): RequestSize;
   /** A canonical, JSON-serialisable form of the input for the result-cache key. */
@@ -40,13 +46,49 @@ export interface TaskModule<Parsed, Output> {
   preprocess(parsed: Parsed, manifest: Manifest): Feeds;
   /** Turns the model's outputs into the task's JSON answer. */
   postprocess(outputs: Outputs, parsed: Parsed, manifest: Manifest): Output;
-  /** For tasks that run the model more than once (e.g. VAD windows carrying state); replaces one preprocess→run→postprocess. */
-  execute?(parsed: Parsed, runner: ModelRunner, manifest: Manifest): Promise<Output>;
+  /**
+   * For requests that need more than one run (VAD windows carrying state, explanations): runs the whole task.
+   * Returns undefined to decline, and the single preprocess → run → postprocess path applies.
+   */
+  execute?(parsed: Parsed, runner: ModelRunner, manifest: Manifest): Promise<Output> | undefined;
 }
 
+/** Milliseconds per stage, for `Server-Timing`. */
+export type StageTimings = Partial<Record<'preprocess' | 'inference' | 'postprocess' | 'task', number>>;
+
 /** Runs one task end to end with any runner: the single code path for edge and origin. */
-export async function runTask<P, O>(task: TaskModule<P, O>, parsed: P, runner: ModelRunner, manifest: Manifest): Promise<O> {
-  if (task.execute) return task.execute(parsed, runner, manifest);
-  const outputs = await runner.run(task.preprocess(parsed, manifest));
-  return task.postprocess(outputs, parsed, manifest);
+export async function runTask<P, O>(
+  task: TaskModule<P, O>,
+  parsed: P,
+  runner: ModelRunner,
+  manifest: Manifest,
+  timings: StageTimings = {},
+): Promise<O> {
+  let inference = 0;
+  const timed: ModelRunner = {
+    async run(feeds, outputNames) {
+      const t = performance.now();
+      try {
+        return await runner.run(feeds, outputNames);
+      } finally {
+        inference += performance.now() - t;
+      }
+    },
+  };
+  const t0 = performance.now();
+  const custom = task.execute?.(parsed, timed, manifest);
+  if (custom !== undefined) {
+    const out = await custom;
+    timings.inference = inference;
+    timings.task = performance.now() - t0 - inference;
+    return out;
+  }
+  const feeds = task.preprocess(parsed, manifest);
+  timings.preprocess = performance.now() - t0;
+  const outputs = await timed.run(feeds);
+  timings.inference = inference;
+  const t1 = performance.now();
+  const out = task.postprocess(outputs, parsed, manifest);
+  timings.postprocess = performance.now() - t1;
+  return out;
 }

@@ -1,0 +1,31 @@
+/** @module Lint rules: typed rules that catch floating promises, `any` and non-null assertions, plus file-name and export style. */
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'build/', '.wrangler/', 'dist/', 'worker-configuration.d.ts', 'bench/results/'] },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js'] }, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-non-null-assertion': 'error',
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      '@typescript-eslint/no-unnecessary-condition': 'off',
+      '@typescript-eslint/no-extraneous-class': 'off',
+      'no-restricted-syntax': ['error', { selector: 'ExportDefaultDeclaration', message: 'Use named exports (entry points excepted).' }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['onnxruntime-web', 'onnxruntime-web/*'], message: 'Only src/inference/runtime.ts imports onnxruntime-web.' }] }],
+    },
+  },
+  {
+    // Entry points whose default export is the platform's contract (Worker module, vitest configs).
+    files: ['src/index.ts', 'vitest.config.ts', 'test/global-setup.ts', 'eslint.config.js', 'origin/server.ts'],
+    rules: { 'no-restricted-syntax': 'off' },
+  },
+  { files: ['src/inference/runtime.ts', 'bench/**/*.ts', 'models/**/*.ts', 'scripts/**/*.ts'], rules: { 'no-restricted-imports': 'off' } },
+  { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
+);

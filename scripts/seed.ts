@@ -1,0 +1,75 @@
+/**
+ * @module `npm run models:seed`: copies build/models into the local R2 bucket that `wrangler dev` uses
+ * (miniflare state under .wrangler/state), through wrangler's own platform proxy. Idempotent: files whose
+ * sha256 already matches are left alone. `--remote` seeds the real bucket through `wrangler r2 object put`.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { getPlatformProxy } from 'wrangler';
+import { ManifestSchema, r2Keys } from '../src/storage/manifest.js';
+import { readBuiltModels } from './model-store.js';
+
+interface SeedBucket {
+  head(key: string): Promise<{ customMetadata?: Record<string, string> } | null>;
+  put(key: string, value: Uint8Array | string, options?: { customMetadata?: Record<string, string>; httpMetadata?: { contentType?: string } }): Promise<unknown>;
+}
+
+const sha256 = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
+
+/** Puts one object unless an object with the same sha256 is already there; returns whether it wrote. */
+async function putIfChanged(bucket: SeedBucket, key: string, bytes: Uint8Array | string, contentType: string): Promise<boolean> {
+  const digest = sha256(bytes);
+  const head = await bucket.head(key);
+  if (head?.customMetadata?.['sha256'] === digest) return false;
+  await bucket.put(key, bytes, { customMetadata: { sha256: digest }, httpMetadata: { contentType } });
+  return true;
+}
+
+export async function seedLocal(): Promise<{ written: number; skipped: number }> {
+  const proxy = await getPlatformProxy<{ MODELS: SeedBucket }>({ persist: true });
+  let written = 0;
+  let skipped = 0;
+  try {
+    for (const model of readBuiltModels()) {
+      const manifest = ManifestSchema.parse(JSON.parse(model.manifestText));
+      // Files first, manifest next, `latest` last: a reader never sees a pointer to something half-written.
+      for (const file of manifest.files) {
+        const bytes = readFileSync(join(model.dir, file.name));
+        if (await putIfChanged(proxy.env.MODELS, r2Keys.file(manifest.id, manifest.version, file.name), bytes, 'application/octet-stream')) written++;
+        else skipped++;
+      }
+      if (await putIfChanged(proxy.env.MODELS, r2Keys.manifest(manifest.id, manifest.version), model.manifestText, 'application/json')) written++;
+      else skipped++;
+      if (await putIfChanged(proxy.env.MODELS, r2Keys.latest(manifest.id), manifest.version, 'text/plain')) written++;
+      else skipped++;
+    }
+  } finally {
+    await proxy.dispose();
+  }
+  return { written, skipped };
+}
+
+/** The real bucket, through wrangler (which holds the account's credentials). */
+export function seedRemote(bucketName: string): void {
+  for (const model of readBuiltModels()) {
+    const manifest = ManifestSchema.parse(JSON.parse(model.manifestText));
+    const put = (key: string, file: string, type: string): void => {
+      execFileSync('npx', ['wrangler', 'r2', 'object', 'put', `${bucketName}/${key}`, '--file', file, '--content-type', type, '--remote'], { stdio: 'inherit' });
+    };
+    for (const file of manifest.files) put(r2Keys.file(manifest.id, manifest.version, file.name), join(model.dir, file.name), 'application/octet-stream');
+    put(r2Keys.manifest(manifest.id, manifest.version), join(model.dir, 'manifest.json'), 'application/json');
+    put(r2Keys.latest(manifest.id), join(model.dir, '..', 'latest'), 'text/plain');
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
+  const { values } = parseArgs({ options: { remote: { type: 'boolean', default: false }, bucket: { type: 'string', default: 'edge-inference-models' } } });
+  if (values.remote) seedRemote(values.bucket);
+  else {
+    const { written, skipped } = await seedLocal();
+    console.log(`seeded local R2: ${written} written, ${skipped} unchanged`);
+  }
+}

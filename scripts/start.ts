@@ -1,0 +1,56 @@
+/**
+ * @module `npm start`: build the models (cached), seed the local R2 (idempotent), then run the Worker on :8787
+ * (wrangler dev, local mode) and the origin on :8788, and print one working curl example.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { seedLocal } from './seed.js';
+
+const WORKER_PORT = Number(process.env['PORT'] ?? 8787);
+const ORIGIN_PORT = Number(process.env['ORIGIN_PORT'] ?? 8788);
+
+function run(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+
+async function waitFor(url: string, child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && child.exitCode === null) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return true;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return false;
+}
+
+run(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'scripts/models.ts', 'build']);
+const seeded = await seedLocal();
+console.log(`local R2 seeded: ${seeded.written} written, ${seeded.skipped} unchanged`);
+
+const children: ChildProcess[] = [];
+const worker = spawn('npx', ['wrangler', 'dev', '--port', String(WORKER_PORT), '--ip', '127.0.0.1', '--show-interactive-dev-session=false'], { stdio: 'inherit' });
+children.push(worker);
+if (existsSync('origin/server.ts')) {
+  children.push(spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'origin/server.ts'], { stdio: 'inherit', env: { ...process.env, PORT: String(ORIGIN_PORT) } }));
+}
+
+const stop = (): void => {
+  for (const c of children) c.kill('SIGTERM');
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+for (const c of children) c.on('exit', (code) => {
+  stop();
+  process.exitCode = code ?? 0;
+});
+
+if (await waitFor(`http://127.0.0.1:${WORKER_PORT}/v2/health/live`, worker, 120_000)) {
+  console.log(
+    `\nready: curl -s http://127.0.0.1:${WORKER_PORT}/v1/models/sentiment-en/predict -H 'content-type: application/json' -d '{"inputs":"What a wonderful little phone, I love it."}'\n`,
+  );
+}

@@ -1,0 +1,62 @@
+/** @module Open Inference Protocol (KServe v2) REST on the edge: health, metadata, readiness, `infer` on raw tensors. */
+import { Hono } from 'hono';
+import { edgeSession } from '../inference/edge.js';
+import { runtimeInfo } from '../inference/runtime.js';
+import { serve } from '../inference/serve.js';
+import { ApiError } from '../lib/errors.js';
+import { parseModelRef, type ModelRef } from '../storage/registry.js';
+import { inferCacheInput, inferResponse, modelMetadata, parseInferRequest } from '../tasks/kserve.js';
+import { limitBody, readJson } from './body.js';
+import { wantsNoStore, predictionHeaders } from './predict.js';
+import { services, type AppEnv } from './services.js';
+
+/** Tensor elements per infer request: bounds the memory a request can claim inside a 128 MB isolate. */
+const MAX_INFER_ELEMENTS = 4 * 1024 * 1024;
+
+function ref(id: string, version: string | undefined): ModelRef {
+  const parsed = parseModelRef(id);
+  return version === undefined ? parsed : { id: parsed.id, version };
+}
+
+export const kserveRouter = new Hono<AppEnv>()
+  .get('/', (c) => c.json({ name: 'edge-inference', version: '0.1.0', extensions: ['model_repository_metadata'], runtime: runtimeInfo() }))
+  .get('/health/live', (c) => c.json({ live: true }))
+  .get('/health/ready', async (c) => {
+    // Ready means the registry answers; models load lazily on first use.
+    await services(c).registry.list();
+    return c.json({ ready: true });
+  });
+
+for (const base of ['/models/:id', '/models/:id/versions/:version']) {
+  kserveRouter
+    .get(base, async (c) => {
+      const manifest = await services(c).registry.resolve(ref(c.req.param('id') ?? '', c.req.param('version')));
+      return c.json(modelMetadata(manifest));
+    })
+    .get(`${base}/ready`, async (c) => {
+      const { registry } = services(c);
+      const manifest = await registry.resolve(ref(c.req.param('id') ?? '', c.req.param('version')));
+      // Loading the session is the honest readiness check (sha256 and ORT both pass) and warms the isolate.
+      await edgeSession(manifest, registry);
+      return c.json({ name: manifest.id, version: manifest.version, ready: true });
+    })
+    .post(`${base}/infer`, limitBody, async (c) => {
+      const { registry, cache } = services(c);
+      const manifest = await registry.resolve(ref(c.req.param('id') ?? '', c.req.param('version')));
+      const parsed = parseInferRequest(await readJson(c), manifest, MAX_INFER_ELEMENTS);
+      const max = manifest.edge_limits.max_batch;
+      if (max !== undefined && parsed.batch > max) {
+        throw new ApiError(422, 'invalid_input', `inputs: at most ${max} rows per request for '${manifest.id}' (got ${parsed.batch}).`);
+      }
+      const result = await serve(manifest, 'infer', inferCacheInput(parsed), wantsNoStore(c), { cache, waitUntil: (p) => c.executionCtx.waitUntil(p) }, async (timings) => {
+        const stages: { fetch?: number } = {};
+        const session = await edgeSession(manifest, registry, stages);
+        const t = performance.now();
+        const outputs = await session.run(parsed.feeds, parsed.outputNames);
+        Object.assign(timings, stages, { inference: performance.now() - t });
+        return { output: inferResponse(manifest, parsed, outputs), placement: 'edge' };
+      });
+      predictionHeaders(c, manifest, result);
+      return c.json(result.output as object);
+    });
+}

@@ -1,0 +1,51 @@
+/** @module `POST /v1/models/{id}/predict`: the task API (Hugging Face task JSON) on the edge. */
+import type { Context } from 'hono';
+import { Hono } from 'hono';
+import { edgeSession } from '../inference/edge.js';
+import { serve, type ServeResult } from '../inference/serve.js';
+import { ApiError } from '../lib/errors.js';
+import type { Manifest } from '../storage/manifest.js';
+import { parseModelRef } from '../storage/registry.js';
+import { taskModule } from '../tasks/index.js';
+import { runTask, type StageTimings } from '../tasks/task.js';
+import { limitBody, readPredictBody } from './body.js';
+import { services, type AppEnv } from './services.js';
+
+/** `Cache-Control: no-store` on the request bypasses the result cache both ways. */
+export function wantsNoStore(c: Context<AppEnv>): boolean {
+  return /(^|,)\s*no-store\s*(,|$)/i.test(c.req.header('cache-control') ?? '');
+}
+
+/** The headers every prediction answers with. */
+export function predictionHeaders(c: Context<AppEnv>, manifest: Manifest, result: ServeResult): void {
+  c.header('X-Cache', result.cache);
+  c.header('X-Placement', result.placement);
+  c.header('X-Model', `${manifest.id}@${manifest.version}`);
+  c.header(
+    'Server-Timing',
+    Object.entries(result.timings)
+      .map(([name, ms]) => `${name};dur=${ms.toFixed(2)}`)
+      .join(', '),
+  );
+  if (result.cache === 'BYPASS') c.header('Cache-Control', 'no-store');
+}
+
+export const predictRouter = new Hono<AppEnv>().post('/:ref/predict', limitBody, async (c) => {
+  const { registry, cache, config } = services(c);
+  const manifest = await registry.resolve(parseModelRef(c.req.param('ref')));
+  const task = taskModule(manifest.task);
+  if (task === undefined) {
+    throw new ApiError(422, 'invalid_input', `Model '${manifest.id}' (${manifest.task}) is served through POST /v2/models/${manifest.id}/infer only.`);
+  }
+  const body = await readPredictBody(c);
+  const parsed = await task.parse(body, manifest, { maxBatch: config.maxBatch, maxTextChars: config.maxTextChars });
+  const result = await serve(manifest, 'predict', task.cacheKeyInput(parsed), wantsNoStore(c), { cache, waitUntil: (p) => c.executionCtx.waitUntil(p) }, async (timings) => {
+    const stages: StageTimings & { fetch?: number } = {};
+    const session = await edgeSession(manifest, registry, stages);
+    const output = await runTask(task, parsed, session, manifest, stages);
+    Object.assign(timings, stages);
+    return { output, placement: 'edge' };
+  });
+  predictionHeaders(c, manifest, result);
+  return c.json(result.output as object);
+});

@@ -1,0 +1,120 @@
+/**
+ * @module The model registry on R2: `latest` pointers, versioned manifests (zod-validated, cached in the
+ * isolate with a short TTL) and model files whose sha256 is checked on every load.
+ */
+import { ApiError, modelNotFound, modelUnavailable } from '../lib/errors.js';
+import { ManifestSchema, ModelIdSchema, VersionSchema, r2Keys, type Manifest } from './manifest.js';
+
+export interface ModelRef {
+  id: string;
+  version?: string;
+}
+
+/** `id` or `id@version`, as in `/v1/models/sentiment-en@1.0.0/predict`. */
+export function parseModelRef(ref: string): ModelRef {
+  const at = ref.indexOf('@');
+  const id = at === -1 ? ref : ref.slice(0, at);
+  const version = at === -1 ? undefined : ref.slice(at + 1);
+  if (!ModelIdSchema.safeParse(id).success || (version !== undefined && !VersionSchema.safeParse(version).success)) {
+    throw modelNotFound(ref);
+  }
+  return version === undefined ? { id } : { id, version };
+}
+
+interface CachedManifest {
+  manifest: Manifest;
+  expires: number;
+}
+
+export class ModelRegistry {
+  private readonly manifests = new Map<string, CachedManifest>();
+  private readonly latest = new Map<string, { version: string; expires: number }>();
+
+  constructor(
+    private readonly bucket: R2Bucket,
+    private readonly ttlMs: number,
+  ) {}
+
+  /** The manifest a reference names; 404 when absent, 503 when present but invalid. */
+  async resolve(ref: ModelRef): Promise<Manifest> {
+    const version = ref.version ?? (await this.latestVersion(ref.id));
+    const key = r2Keys.manifest(ref.id, version);
+    const now = Date.now();
+    const cached = this.manifests.get(key);
+    if (cached && cached.expires > now) return cached.manifest;
+    const object = await this.bucket.get(key);
+    if (object === null) throw modelNotFound(`${ref.id}@${version}`);
+    let raw: unknown;
+    try {
+      raw = await object.json();
+    } catch {
+      throw this.broken(ref.id, version, 'manifest is not JSON');
+    }
+    const parsed = ManifestSchema.safeParse(raw);
+    if (!parsed.success) throw this.broken(ref.id, version, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    if (parsed.data.id !== ref.id || parsed.data.version !== version) throw this.broken(ref.id, version, 'manifest id/version do not match its key');
+    if (!parsed.data.files.some((f) => f.name === parsed.data.model_file)) throw this.broken(ref.id, version, 'model_file is not listed in files');
+    this.manifests.set(key, { manifest: parsed.data, expires: now + this.ttlMs });
+    return parsed.data;
+  }
+
+  /** Every model's default version, for the catalogue. Broken ones are logged and left out. */
+  async list(): Promise<Manifest[]> {
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.bucket.list({ prefix: r2Keys.prefix, delimiter: '/', ...(cursor ? { cursor } : {}) });
+      for (const p of page.delimitedPrefixes) ids.push(p.slice(r2Keys.prefix.length, -1));
+      cursor = page.truncated ? page.cursor : undefined;
+    } while (cursor !== undefined);
+    const out: Manifest[] = [];
+    for (const id of ids.sort()) {
+      try {
+        out.push(await this.resolve({ id }));
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        // A model without a `latest` pointer or with a bad manifest is not served; say so in the logs only.
+      }
+    }
+    return out;
+  }
+
+  /** The model file's bytes, refused unless size and sha256 match the manifest. */
+  async loadModelBytes(manifest: Manifest, fileName = manifest.model_file): Promise<Uint8Array> {
+    const file = manifest.files.find((f) => f.name === fileName);
+    if (file === undefined) throw this.broken(manifest.id, manifest.version, `file ${fileName} is not in the manifest`);
+    const object = await this.bucket.get(r2Keys.file(manifest.id, manifest.version, fileName));
+    if (object === null) throw this.broken(manifest.id, manifest.version, `file ${fileName} is missing from R2`);
+    const bytes = new Uint8Array(await object.arrayBuffer());
+    if (bytes.byteLength !== file.bytes) {
+      throw this.broken(manifest.id, manifest.version, `file ${fileName} has ${bytes.byteLength} bytes, manifest says ${file.bytes}`);
+    }
+    const digest = await sha256Hex(bytes);
+    if (digest !== file.sha256) throw this.broken(manifest.id, manifest.version, `file ${fileName} sha256 ${digest} does not match the manifest`);
+    return bytes;
+  }
+
+  private async latestVersion(id: string): Promise<string> {
+    const now = Date.now();
+    const cached = this.latest.get(id);
+    if (cached && cached.expires > now) return cached.version;
+    const object = await this.bucket.get(r2Keys.latest(id));
+    if (object === null) throw modelNotFound(id);
+    const version = (await object.text()).trim();
+    if (!VersionSchema.safeParse(version).success) throw this.broken(id, version, 'latest pointer is not a version');
+    this.latest.set(id, { version, expires: now + this.ttlMs });
+    return version;
+  }
+
+  private broken(id: string, version: string, why: string): ApiError {
+    // Operators need the reason; clients get a stable sentence without internals.
+    console.error(JSON.stringify({ msg: 'model unavailable', model: `${id}@${version}`, why }));
+    return modelUnavailable(`Model '${id}@${version}' is unavailable right now.`);
+  }
+}
+
+export async function sha256Hex(bytes: Uint8Array | string): Promise<string> {
+  const data = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
+  const digest = await crypto.subtle.digest('SHA-256', data);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}

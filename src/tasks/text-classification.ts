@@ -1,0 +1,167 @@
+/** @module text-classification: string(s) → hashed n-gram features → logits → `[{ label, score }]`, with occlusion explanations. */
+import { z } from 'zod';
+import { describeIssues } from '../lib/errors.js';
+import type { Manifest } from '../storage/manifest.js';
+import { InputError, type RequestBody, type RequestLimits, type TaskModule } from './task.js';
+import { asFloat32, float32, type Feeds, type ModelRunner, type Outputs } from './tensor.js';
+import { featurizeBatch, tokenFeatures, TextFeatureConfigSchema, type TextFeatureConfig } from './text-features.js';
+
+export interface LabelScore {
+  label: string;
+  score: number;
+}
+export interface Attribution {
+  token: string;
+  weight: number;
+}
+export type ClassificationResult = LabelScore[] | { labels: LabelScore[]; attributions: Attribution[] };
+
+export interface TextClassificationInput {
+  texts: string[];
+  /** A single string in gives a single result out (Hugging Face convention). */
+  single: boolean;
+  topK: number | undefined;
+  explain: boolean;
+}
+
+/** Explanations run one extra row per token: bound it so one request cannot ask for an unbounded batch. */
+const MAX_EXPLAIN_TOKENS = 64;
+
+const ParametersSchema = z
+  .object({
+    top_k: z.number().int().min(1).optional(),
+    explain: z.boolean().optional(),
+  })
+  .strict();
+
+function features(manifest: Manifest): TextFeatureConfig {
+  return TextFeatureConfigSchema.parse(manifest.preprocess);
+}
+
+function labels(manifest: Manifest, width: number): string[] {
+  return manifest.labels ?? Array.from({ length: width }, (_, i) => `LABEL_${i}`);
+}
+
+/** Softmax over one row, stable for large logits. */
+export function softmax(row: Float32Array): Float32Array {
+  let max = -Infinity;
+  for (const v of row) max = Math.max(max, v);
+  const out = new Float32Array(row.length);
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) {
+    const e = Math.exp((row[i] ?? 0) - max);
+    out[i] = e;
+    sum += e;
+  }
+  for (let i = 0; i < out.length; i++) out[i] = (out[i] ?? 0) / sum;
+  return out;
+}
+
+/** Class probabilities per row, from `probabilities` when the model has it, else softmax of `logits`. */
+function probabilityRows(outputs: Outputs, rows: number): Float32Array[] {
+  const probs = outputs['probabilities'];
+  const source = probs ?? outputs['logits'] ?? Object.values(outputs)[0];
+  const data = asFloat32(source, 'probabilities');
+  const width = data.length / rows;
+  const out: Float32Array[] = [];
+  for (let r = 0; r < rows; r++) {
+    const row = data.subarray(r * width, (r + 1) * width);
+    out.push(probs ? row : softmax(row));
+  }
+  return out;
+}
+
+function rankAll(outputs: Outputs, p: TextClassificationInput, manifest: Manifest): LabelScore[][] {
+  return probabilityRows(outputs, p.texts.length).map((row) => ranked(row, labels(manifest, row.length), p.topK));
+}
+
+function ranked(probs: Float32Array, names: string[], topK: number | undefined): LabelScore[] {
+  const all = [...probs].map((score, i) => ({ label: names[i] ?? `LABEL_${i}`, score }));
+  all.sort((a, b) => b.score - a.score);
+  return topK === undefined ? all : all.slice(0, topK);
+}
+
+export const textClassification: TaskModule<TextClassificationInput, ClassificationResult | ClassificationResult[]> = {
+  task: 'text-classification',
+
+  parse(body: RequestBody, _manifest: Manifest, limits: RequestLimits): TextClassificationInput {
+    if (body.kind !== 'json') throw new InputError(415, 'unsupported_media_type', 'text-classification takes application/json with "inputs": string | string[].');
+    const params = ParametersSchema.safeParse(body.parameters);
+    if (!params.success) throw new InputError(422, 'invalid_input', describeIssues(params.error.issues, ['parameters']));
+    const inputs = z
+      .union([z.string(), z.array(z.string())], { error: 'must be a string or an array of strings' })
+      .safeParse(body.inputs);
+    if (!inputs.success) throw new InputError(422, 'invalid_input', describeIssues(inputs.error.issues, ['inputs']));
+    const single = typeof inputs.data === 'string';
+    const texts = typeof inputs.data === 'string' ? [inputs.data] : inputs.data;
+    if (texts.length === 0) throw new InputError(422, 'invalid_input', 'inputs: must hold at least one string.');
+    if (texts.length > limits.maxBatch) {
+      throw new InputError(422, 'invalid_input', `inputs: at most ${limits.maxBatch} strings per request (got ${texts.length}).`);
+    }
+    texts.forEach((t, i) => {
+      if (t.length > limits.maxTextChars) {
+        const where = single ? 'inputs' : `inputs[${i}]`;
+        throw new InputError(422, 'invalid_input', `${where}: at most ${limits.maxTextChars} characters (got ${t.length}).`);
+      }
+    });
+    return { texts, single, topK: params.data.top_k, explain: params.data.explain ?? false };
+  },
+
+  size: (p) => ({ batch: p.texts.length, inputBytes: p.texts.reduce((n, t) => n + t.length, 0) }),
+
+  cacheKeyInput: (p) => ({ texts: p.texts, single: p.single, top_k: p.topK ?? null, explain: p.explain }),
+
+  preprocess(p: TextClassificationInput, manifest: Manifest): Feeds {
+    const config = features(manifest);
+    const name = manifest.inputs[0]?.name ?? 'features';
+    return { [name]: float32(featurizeBatch(p.texts, config), [p.texts.length, config.buckets]) };
+  },
+
+  postprocess(outputs: Outputs, p: TextClassificationInput, manifest: Manifest): LabelScore[] | LabelScore[][] {
+    const results = rankAll(outputs, p, manifest);
+    return p.single ? (results[0] ?? []) : results;
+  },
+
+  execute(p, runner, manifest) {
+    return p.explain ? explainAll(p, runner, manifest) : undefined;
+  },
+};
+
+async function explainAll(p: TextClassificationInput, runner: ModelRunner, manifest: Manifest): Promise<ClassificationResult | ClassificationResult[]> {
+    const perText = rankAll(await runner.run(textClassification.preprocess(p, manifest)), p, manifest);
+    const explained: ClassificationResult[] = [];
+    for (let i = 0; i < p.texts.length; i++) {
+      const ranking = perText[i] ?? [];
+      explained.push({ labels: ranking, attributions: await occlusion(p.texts[i] ?? '', ranking[0]?.label, runner, manifest) });
+    }
+    return p.single ? (explained[0] ?? []) : explained;
+}
+
+/**
+ * Occlusion attributions: a token's weight is how much the top label's probability drops when that token's
+ * features (its unigram and the bigrams containing it) are zeroed. One batched run for all tokens.
+ */
+async function occlusion(text: string, topLabel: string | undefined, runner: ModelRunner, manifest: Manifest): Promise<Attribution[]> {
+  const config = features(manifest);
+  const tokens = tokenFeatures(text, config).slice(0, MAX_EXPLAIN_TOKENS);
+  if (tokens.length === 0) return [];
+  const base = featurizeBatch([text], config);
+  const d = config.buckets;
+  const batch = new Float32Array((tokens.length + 1) * d);
+  batch.set(base, 0);
+  tokens.forEach((t, r) => {
+    const row = batch.subarray((r + 1) * d, (r + 2) * d);
+    row.set(base);
+    for (const b of t.buckets) row[b] = 0;
+  });
+  const name = manifest.inputs[0]?.name ?? 'features';
+  const rows = probabilityRows(await runner.run({ [name]: float32(batch, [tokens.length + 1, d]) }), tokens.length + 1);
+  const names = labels(manifest, rows[0]?.length ?? 0);
+  const target = Math.max(0, names.indexOf(topLabel ?? ''));
+  const baseScore = rows[0]?.[target] ?? 0;
+  return tokens.map((t, r) => ({ token: t.token, weight: round6(baseScore - (rows[r + 1]?.[target] ?? 0)) }));
+}
+
+function round6(v: number): number {
+  return Math.round(v * 1e6) / 1e6;
+}

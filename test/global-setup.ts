@@ -1,0 +1,23 @@
+/**
+ * @module Runs once in Node before every project: makes sure the models are built, then hands their bytes
+ * and onnxruntime-node reference outputs to the workerd tests (which cannot read files or import .onnx).
+ */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { readBuiltModels, type StoredModel } from '../scripts/model-store.js';
+import { computeReferences, type References } from './support/references.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    models: StoredModel[];
+    references: References;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<void> {
+  // The build is cached on its inputs' hash, so this is a no-op when nothing changed.
+  execFileSync(process.execPath, [join('node_modules', 'tsx', 'dist', 'cli.mjs'), join('scripts', 'models.ts'), 'build'], { stdio: 'inherit' });
+  project.provide('models', readBuiltModels());
+  project.provide('references', await computeReferences());
+}

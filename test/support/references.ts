@@ -1,0 +1,45 @@
+/**
+ * @module Independent reference outputs: the same built model files run through onnxruntime-node (native CPU,
+ * one intra-op thread) in Node, to compare the edge's onnxruntime-web answers against.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ortNode from 'onnxruntime-node';
+import { readBuiltModels } from '../../scripts/model-store.js';
+import { ManifestSchema } from '../../src/storage/manifest.js';
+import { featurizeBatch, TextFeatureConfigSchema } from '../../src/tasks/text-features.js';
+
+export interface TensorRef {
+  dims: number[];
+  data: number[];
+}
+
+export interface References {
+  sentiment: {
+    /** Held-out examples of the build's fixed split (the same the accuracy metric used). */
+    heldout: { text: string; label: string }[];
+    /** A few held-out texts, their feature rows and the native outputs for them. */
+    texts: string[];
+    features: TensorRef;
+    outputs: Record<string, TensorRef>;
+  };
+}
+
+export async function computeReferences(): Promise<References> {
+  const model = readBuiltModels().find((m) => m.id === 'sentiment-en');
+  if (model === undefined) throw new Error('sentiment-en is not built');
+  const manifest = ManifestSchema.parse(JSON.parse(model.manifestText));
+  const heldoutPath = join(model.dir, 'heldout.json');
+  if (!existsSync(heldoutPath)) throw new Error(`${heldoutPath} is missing`);
+  const heldout = JSON.parse(readFileSync(heldoutPath, 'utf8')) as { text: string; label: string }[];
+  const texts = heldout.slice(0, 4).map((e) => e.text);
+  const config = TextFeatureConfigSchema.parse(manifest.preprocess);
+  const features = featurizeBatch(texts, config);
+  const session = await ortNode.InferenceSession.create(join(model.dir, manifest.model_file), { intraOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const inputName = manifest.inputs[0]?.name ?? 'features';
+  const result = await session.run({ [inputName]: new ortNode.Tensor('float32', features, [texts.length, config.buckets]) });
+  const outputs: Record<string, TensorRef> = {};
+  for (const [name, t] of Object.entries(result)) outputs[name] = { dims: [...t.dims], data: Array.from(t.data as Float32Array) };
+  await session.release();
+  return { sentiment: { heldout, texts, features: { dims: [texts.length, config.buckets], data: Array.from(features) }, outputs } };
+}

@@ -1,0 +1,27 @@
+/** @module Seeds the test's miniflare R2 bucket with the built models handed over by the global setup. */
+import { env } from 'cloudflare:test';
+import { inject } from 'vitest';
+import { r2Keys } from '../../src/storage/manifest.js';
+
+export function base64Bytes(b64: string): Uint8Array {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** Puts every built model (files, manifest, `latest`) into env.MODELS, as `npm run models:seed` does locally. */
+export async function seedModels(): Promise<void> {
+  for (const m of inject('models')) {
+    for (const [name, b64] of Object.entries(m.files)) await env.MODELS.put(r2Keys.file(m.id, m.version, name), base64Bytes(b64));
+    await env.MODELS.put(r2Keys.manifest(m.id, m.version), m.manifestText);
+    await env.MODELS.put(r2Keys.latest(m.id), m.version);
+  }
+}
+
+/** The built manifest of one model, as JSON. */
+export function builtManifest(id: string): Record<string, unknown> {
+  const m = inject('models').find((x) => x.id === id);
+  if (m === undefined) throw new Error(`model ${id} was not built`);
+  return JSON.parse(m.manifestText) as Record<string, unknown>;
+}
