@@ -1,17 +1,11 @@
 /** @module Node-side access to built models under build/models: what tests seed into R2 and compare against. */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { StoredModel } from '../test/support/provided.js';
 
 export const BUILD_DIR = join(import.meta.dirname, '..', 'build', 'models');
 
-export interface StoredModel {
-  id: string;
-  version: string;
-  dir: string;
-  manifestText: string;
-  /** File name → base64 of its bytes (vitest `provide` carries JSON-friendly values only). */
-  files: Record<string, string>;
-}
+export type { StoredModel };
 
 /** Every built model's latest version, read from disk. */
 export function readBuiltModels(): StoredModel[] {

@@ -5,15 +5,9 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { readBuiltModels, type StoredModel } from '../scripts/model-store.js';
-import { computeReferences, type References } from './support/references.js';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    models: StoredModel[];
-    references: References;
-  }
-}
+import { readBuiltModels } from '../scripts/model-store.js';
+import './support/provided.js';
+import { computeReferences } from './support/references.js';
 
 export default async function setup(project: TestProject): Promise<void> {
   // The build is cached on its inputs' hash, so this is a no-op when nothing changed.

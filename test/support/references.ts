@@ -7,23 +7,10 @@ import { join } from 'node:path';
 import * as ortNode from 'onnxruntime-node';
 import { readBuiltModels } from '../../scripts/model-store.js';
 import { ManifestSchema } from '../../src/storage/manifest.js';
+import type { References, TensorRef } from './provided.js';
 import { featurizeBatch, TextFeatureConfigSchema } from '../../src/tasks/text-features.js';
 
-export interface TensorRef {
-  dims: number[];
-  data: number[];
-}
-
-export interface References {
-  sentiment: {
-    /** Held-out examples of the build's fixed split (the same the accuracy metric used). */
-    heldout: { text: string; label: string }[];
-    /** A few held-out texts, their feature rows and the native outputs for them. */
-    texts: string[];
-    features: TensorRef;
-    outputs: Record<string, TensorRef>;
-  };
-}
+export type { References };
 
 export async function computeReferences(): Promise<References> {
   const model = readBuiltModels().find((m) => m.id === 'sentiment-en');

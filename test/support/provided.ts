@@ -1,0 +1,33 @@
+/** @module What the Node-side global setup hands the workerd tests (`provide`/`inject`): plain, JSON-friendly data. */
+
+export interface StoredModel {
+  id: string;
+  version: string;
+  dir: string;
+  manifestText: string;
+  /** File name → base64 of its bytes. */
+  files: Record<string, string>;
+}
+
+export interface TensorRef {
+  dims: number[];
+  data: number[];
+}
+
+export interface References {
+  sentiment: {
+    /** Held-out examples of the build's fixed split (the same the accuracy metric used). */
+    heldout: { text: string; label: string }[];
+    /** A few held-out texts, their feature rows and onnxruntime-node's outputs for them. */
+    texts: string[];
+    features: TensorRef;
+    outputs: Record<string, TensorRef>;
+  };
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    models: StoredModel[];
+    references: References;
+  }
+}
