@@ -35,24 +35,9 @@ export const TextFeatureConfigSchema = z
     char_ngram_min: z.number().int().min(0).max(8),
     char_ngram_max: z.number().int().min(0).max(8),
   })
-  .strict();
+  // Not strict: a manifest's `preprocess` may carry keys for other consumers; unknown keys are dropped on parse.
+  .strip();
 export type TextFeatureConfig = z.infer<typeof TextFeatureConfigSchema>;
-
-/** The configuration the sentiment recipe settled on (chosen on an inner validation split; see models/sentiment-en). */
-export const DEFAULT_TEXT_FEATURES: TextFeatureConfig = {
-  kind: 'hashed-ngrams',
-  version: 1,
-  buckets: 1 << 14,
-  max_ngram: 2,
-  hash: 'fnv1a32-utf8',
-  weighting: 'binary',
-  norm: 'l2',
-  strip_accents: false,
-  max_tokens: 512,
-  negation: false,
-  char_ngram_min: 0,
-  char_ngram_max: 0,
-};
 
 /** One token and the feature buckets it feeds (its unigram and every n-gram that contains it). */
 export interface TokenFeature {
