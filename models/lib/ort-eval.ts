@@ -1,0 +1,101 @@
+/** @module Runs built .onnx files the way production does: onnxruntime-node (origin) and onnxruntime-web WASM (edge), one thread. */
+import * as ortNode from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
+
+/** A float32 input batch, row-major. */
+export interface FloatBatch {
+  name: string;
+  data: Float32Array;
+  dims: readonly number[];
+}
+
+/** Single-threaded so figures compare with the edge (workerd has no threads) and do not depend on the host's cores. */
+export async function nodeSession(bytes: Uint8Array): Promise<ortNode.InferenceSession> {
+  return ortNode.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+}
+
+let webConfigured = false;
+async function webSession(bytes: Uint8Array): Promise<ortWeb.InferenceSession> {
+  if (!webConfigured) {
+    ortWeb.env.wasm.numThreads = 1;
+    ortWeb.env.wasm.proxy = false;
+    webConfigured = true;
+  }
+  return ortWeb.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', executionProviders: ['wasm'] });
+}
+
+/** Runs the model on `input` in chunks of `batchSize` rows and returns the named float output, concatenated. */
+export async function runFloat(bytes: Uint8Array, input: FloatBatch, output: string, batchSize = 64): Promise<Float32Array> {
+  const session = await nodeSession(bytes);
+  try {
+    const [rows = 0, ...rest] = input.dims;
+    const width = rest.reduce((a, b) => a * b, 1);
+    const parts: Float32Array[] = [];
+    for (let start = 0; start < rows; start += batchSize) {
+      const n = Math.min(batchSize, rows - start);
+      const feed = new ortNode.Tensor('float32', input.data.subarray(start * width, (start + n) * width), [n, ...rest]);
+      const out = await session.run({ [input.name]: feed }, [output]);
+      const t = out[output];
+      if (t === undefined || !(t.data instanceof Float32Array)) throw new Error(`output ${output} missing or not float32`);
+      parts.push(t.data.slice());
+    }
+    const total = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+    let offset = 0;
+    for (const p of parts) {
+      total.set(p, offset);
+      offset += p.length;
+    }
+    return total;
+  } finally {
+    await session.release();
+  }
+}
+
+/** Graph input/output names as a loaded session reports them. */
+export async function ioNames(bytes: Uint8Array): Promise<{ inputs: readonly string[]; outputs: readonly string[] }> {
+  const s = await nodeSession(bytes);
+  try {
+    return { inputs: [...s.inputNames], outputs: [...s.outputNames] };
+  } finally {
+    await s.release();
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+}
+
+export interface LatencyOptions {
+  runtime: 'node' | 'web';
+  warmup?: number;
+  iterations?: number;
+}
+
+/** p50 wall time (ms) of `session.run` on one fixed input, after warm-up runs. */
+export async function p50Latency(bytes: Uint8Array, input: FloatBatch, options: LatencyOptions): Promise<number> {
+  const warmup = options.warmup ?? 20;
+  const iterations = options.iterations ?? 300;
+  const times: number[] = [];
+  if (options.runtime === 'node') {
+    const s = await nodeSession(bytes);
+    const feeds = { [input.name]: new ortNode.Tensor('float32', input.data, input.dims) };
+    for (let i = 0; i < warmup + iterations; i++) {
+      const t0 = performance.now();
+      await s.run(feeds);
+      if (i >= warmup) times.push(performance.now() - t0);
+    }
+    await s.release();
+  } else {
+    const s = await webSession(bytes);
+    const feeds = { [input.name]: new ortWeb.Tensor('float32', input.data, input.dims) };
+    for (let i = 0; i < warmup + iterations; i++) {
+      const t0 = performance.now();
+      await s.run(feeds);
+      if (i >= warmup) times.push(performance.now() - t0);
+    }
+    await s.release();
+  }
+  return median(times);
+}

@@ -1,0 +1,130 @@
+/** @module Tests of the int8 quantizer on the real sentiment model and on a synthetic MatMul/Gemm/Conv graph, run in onnxruntime-node. */
+import * as ort from 'onnxruntime-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { attr, decode, encode, graph, model, node, tensor, valueInfo, type IValueInfoProto } from '../../models/lib/onnx-builder.js';
+import { runFloat } from '../../models/lib/ort-eval.js';
+import { dequantizePerChannel, QUANT_METHODS, quantizeModelWithReport, quantizePerChannel } from '../../models/lib/quantize.js';
+import { featurizeBatch } from '../../src/tasks/text-features.js';
+import { sentimentBuild, type SentimentBuild } from './build-fixture.js';
+
+/** Largest |Δ probability| allowed between an int8 variant and fp32 on any held-out sentence. */
+const PROB_TOLERANCE = 0.03;
+
+function ioSignature(bytes: Uint8Array): unknown {
+  const g = decode(bytes).graph;
+  const sig = (vs: IValueInfoProto[] | null | undefined): unknown[] => (vs ?? []).map((v) => ({ name: v.name, elem: v.type?.tensorType?.elemType, dims: v.type?.tensorType?.shape?.dim?.map((d) => d.dimParam || Number(d.dimValue ?? 0)) }));
+  return { inputs: sig(g?.input), outputs: sig(g?.output) };
+}
+
+describe('quantizePerChannel', () => {
+  it('is symmetric per output column and within half a step of the original', () => {
+    const w = new Float32Array([0.5, -10, 0.25, 4, -0.125, 0]);
+    const { q, scales } = quantizePerChannel(w, [3, 2], 1);
+    expect(scales[0]).toBeCloseTo(0.5 / 127, 8);
+    expect(scales[1]).toBeCloseTo(10 / 127, 8);
+    expect(Math.max(...q.map(Math.abs))).toBe(127);
+    const back = dequantizePerChannel(q, scales, [3, 2], 1);
+    back.forEach((v, i) => expect(Math.abs(v - (w[i] ?? 0))).toBeLessThanOrEqual((scales[i % 2] ?? 0) / 2 + 1e-9));
+  });
+});
+
+describe('quantizeModel on sentiment-en', () => {
+  let built: SentimentBuild;
+  let fp32: Uint8Array;
+  let input: { name: string; data: Float32Array; dims: number[] };
+  let ref: Float32Array;
+  beforeAll(async () => {
+    built = await sentimentBuild();
+    fp32 = built.file('model.fp32.onnx');
+    const texts = built.heldout.map((e) => e.text);
+    input = { name: 'features', data: featurizeBatch(texts, built.features), dims: [texts.length, built.features.buckets] };
+    ref = await runFloat(fp32, input, 'probabilities');
+  });
+
+  for (const method of QUANT_METHODS) {
+    it(`${method}: close to fp32 on held-out inputs, ≤ 0.3 of the size, same I/O`, async () => {
+      const { bytes, report } = quantizeModelWithReport(fp32, { method });
+      expect(report.quantized.length).toBeGreaterThan(0);
+      expect(bytes.byteLength / fp32.byteLength).toBeLessThanOrEqual(0.3);
+      expect(ioSignature(bytes)).toEqual(ioSignature(fp32));
+      const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+      expect(s.inputNames).toEqual(['features']);
+      expect(s.outputNames).toEqual(['logits', 'probabilities']);
+      await s.release();
+      const got = await runFloat(bytes, input, 'probabilities');
+      expect(got.length).toBe(ref.length);
+      let maxDiff = 0;
+      got.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - (ref[i] ?? 0)))));
+      expect(maxDiff).toBeLessThanOrEqual(PROB_TOLERANCE);
+      // The build's own variant is this exact output: quantization is deterministic.
+      expect(bytes).toEqual(built.file(`model.int8-${method}.onnx`));
+    });
+  }
+});
+
+describe('quantizeModel on MatMul, Gemm (transB, alpha, beta) and Conv', () => {
+  let seed = 42;
+  const rand = (): number => {
+    seed = (seed * 16807) % 2147483647;
+    return seed / 2147483647 - 0.5;
+  };
+  const f = (n: number): Float32Array => Float32Array.from({ length: n }, rand);
+  const fp32 = encode(
+    model({
+      graph: graph({
+        name: 'mixed',
+        nodes: [
+          node('Conv', ['img', 'K', 'kb'], ['c'], { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) }),
+          node('Relu', ['c'], ['cr']),
+          node('Flatten', ['cr'], ['flat']),
+          node('MatMul', ['flat', 'W1'], ['h0']),
+          node('Relu', ['h0'], ['h']),
+          node('Gemm', ['h', 'W2', 'b2'], ['y'], { transB: attr.int(1), alpha: attr.float(0.5), beta: attr.float(2) }),
+          node('Gemm', ['h', 'Wsmall'], ['z']),
+        ],
+        inputs: [valueInfo('img', 'float32', ['batch', 1, 8, 8])],
+        outputs: [valueInfo('y', 'float32', ['batch', 40]), valueInfo('z', 'float32', ['batch', 2])],
+        initializers: [
+          tensor('K', f(128 * 9), [128, 1, 3, 3]),
+          tensor('kb', f(128), [128]),
+          tensor('W1', f(128 * 64 * 64), [128 * 64, 64]),
+          tensor('W2', f(40 * 64), [40, 64]),
+          tensor('b2', f(40), [40]),
+          tensor('Wsmall', f(64 * 2), [64, 2]),
+        ],
+      }),
+    }),
+  );
+  const x = f(3 * 64);
+
+  async function run(bytes: Uint8Array): Promise<Record<string, Float32Array>> {
+    const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+    const out = await s.run({ img: new ort.Tensor('float32', x, [3, 1, 8, 8]) });
+    await s.release();
+    return { y: out.y?.data as Float32Array, z: out.z?.data as Float32Array };
+  }
+
+  for (const method of QUANT_METHODS) {
+    it(`${method}: quantizes the large weights, keeps small ones fp32, stays within 2% of the output range`, async () => {
+      const { bytes, report } = quantizeModelWithReport(fp32, { method });
+      expect(report.quantized.map((q) => q.op).sort()).toEqual(['Conv', 'Gemm', 'MatMul']);
+      expect(report.quantized.find((q) => q.op === 'Conv')?.method).toBe('qdq');
+      expect(report.skipped.map((s) => s.reason)).toEqual(['weight has 128 < 1024 elements']);
+      expect(bytes.byteLength / fp32.byteLength).toBeLessThanOrEqual(0.3);
+      const want = await run(fp32);
+      const got = await run(bytes);
+      for (const k of ['y', 'z'] as const) {
+        const a = want[k] ?? new Float32Array();
+        const b = got[k] ?? new Float32Array();
+        const range = Math.max(...a.map(Math.abs));
+        let maxDiff = 0;
+        a.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - (b[i] ?? 0)))));
+        expect(maxDiff / range).toBeLessThanOrEqual(0.02);
+      }
+      // Original float weights are gone; only int8 copies remain.
+      const names = (decode(bytes).graph?.initializer ?? []).map((t) => t.name);
+      expect(names).not.toContain('W1');
+      expect(names).toContain('Wsmall');
+    });
+  }
+});
