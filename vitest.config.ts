@@ -12,7 +12,7 @@ export default defineConfig({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
               // Small, explicit limits so the limit tests stay cheap; the rest is wrangler.toml.
-              bindings: { MAX_BODY_BYTES: '262144', MAX_BATCH: '64', MAX_TEXT_CHARS: '2000' },
+              bindings: { MAX_BODY_BYTES: '1048576', MAX_BATCH: '64', MAX_TEXT_CHARS: '2000' },
             },
           }),
         ],

@@ -1,6 +1,7 @@
 /**
- * @module One prediction's path after validation: KV cache lookup → coalesce identical in-flight work →
- * compute → cache store through `waitUntil`. Shared by `/v1/.../predict` and `/v2/.../infer`.
+ * @module One prediction's path after validation: KV cache lookup → compute → cache store through `waitUntil`,
+ * with identical requests in flight in this isolate sharing that whole path (one KV read, one inference, one
+ * KV write). Shared by `/v1/.../predict` and `/v2/.../infer`.
  */
 import type { Manifest } from '../storage/manifest.js';
 import { resultCacheKey, type ResultCache } from '../storage/result-cache.js';
@@ -22,8 +23,11 @@ export interface ServeDeps {
   waitUntil(promise: Promise<unknown>): void;
 }
 
-/** Identical requests in flight in this isolate share one computation (keyed like the cache). */
-const inflight = new Map<string, { result: Promise<Computed>; stored: boolean }>();
+/**
+ * Flights by cache key. An entry stays until its KV write has landed, so a request arriving between the
+ * inference and the write still joins it instead of missing KV and computing again.
+ */
+const inflight = new Map<string, Promise<ServeResult>>();
 
 export async function serve(
   manifest: Manifest,
@@ -33,29 +37,34 @@ export async function serve(
   deps: ServeDeps,
   compute: (timings: Record<string, number>) => Promise<Computed>,
 ): Promise<ServeResult> {
-  const timings: Record<string, number> = {};
   const key = await resultCacheKey(manifest, surface, cacheInput);
-  if (!noStore) {
-    const t = performance.now();
-    const hit = await deps.cache.get(key);
-    timings.cache = performance.now() - t;
-    if (hit) return { ...hit, cache: 'HIT', timings };
+  // `no-store` requests never touch KV, so they share flights only with each other.
+  const flightKey = noStore ? `${key}:no-store` : key;
+  const joined = inflight.get(flightKey);
+  if (joined) return joined;
+
+  let release = (): void => {
+    inflight.delete(flightKey);
+  };
+  const flight = (async (): Promise<ServeResult> => {
+    const timings: Record<string, number> = {};
+    if (!noStore) {
+      const t = performance.now();
+      const hit = await deps.cache.get(key);
+      timings['cache'] = performance.now() - t;
+      if (hit) return { ...hit, cache: 'HIT', timings };
+    }
+    const result = await compute(timings);
+    if (noStore) return { ...result, cache: 'BYPASS', timings };
+    const write = deps.cache.put(key, result, manifest.cache.ttl_seconds).finally(release);
+    release = () => undefined; // the write releases the flight now
+    deps.waitUntil(write);
+    return { ...result, cache: 'MISS', timings };
+  })();
+  inflight.set(flightKey, flight);
+  try {
+    return await flight;
+  } finally {
+    release();
   }
-  let shared = inflight.get(key);
-  if (shared === undefined) {
-    shared = { result: compute(timings), stored: false };
-    inflight.set(key, shared);
-    // Remove once settled, success or not: a failure must not stick to later requests.
-    const forget = (): void => {
-      inflight.delete(key);
-    };
-    shared.result.then(forget, forget);
-  }
-  const result = await shared.result;
-  // One KV write per computation, by the first caller allowed to store.
-  if (!noStore && !shared.stored) {
-    shared.stored = true;
-    deps.waitUntil(deps.cache.put(key, result, manifest.cache.ttl_seconds));
-  }
-  return { ...result, cache: noStore ? 'BYPASS' : 'MISS', timings };
 }

@@ -3,11 +3,8 @@ import type { TaskName } from '../storage/manifest.js';
 import type { TaskModule } from './task.js';
 import { textClassification } from './text-classification.js';
 
-// Each module is typed by its own input/output; the registry only needs the common shape.
-type AnyTask = TaskModule<never, unknown> & TaskModule<unknown, unknown>;
-
 const TASK_MODULES: Partial<Record<TaskName, TaskModule<unknown, unknown>>> = {
-  'text-classification': textClassification as unknown as AnyTask,
+  'text-classification': textClassification,
 };
 
 /** The module for a task, or undefined when this build serves it only through raw KServe tensors. */

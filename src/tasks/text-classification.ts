@@ -88,12 +88,15 @@ export const textClassification: TaskModule<TextClassificationInput, Classificat
     if (body.kind !== 'json') throw new InputError(415, 'unsupported_media_type', 'text-classification takes application/json with "inputs": string | string[].');
     const params = ParametersSchema.safeParse(body.parameters);
     if (!params.success) throw new InputError(422, 'invalid_input', describeIssues(params.error.issues, ['parameters']));
-    const inputs = z
-      .union([z.string(), z.array(z.string())], { error: 'must be a string or an array of strings' })
-      .safeParse(body.inputs);
-    if (!inputs.success) throw new InputError(422, 'invalid_input', describeIssues(inputs.error.issues, ['inputs']));
-    const single = typeof inputs.data === 'string';
-    const texts = typeof inputs.data === 'string' ? [inputs.data] : inputs.data;
+    const inputs = body.inputs;
+    if (Array.isArray(inputs)) {
+      const bad = inputs.findIndex((t) => typeof t !== 'string');
+      if (bad !== -1) throw new InputError(422, 'invalid_input', `inputs[${bad}]: must be a string.`);
+    } else if (typeof inputs !== 'string') {
+      throw new InputError(422, 'invalid_input', 'inputs: must be a string or an array of strings.');
+    }
+    const single = typeof inputs === 'string';
+    const texts: string[] = typeof inputs === 'string' ? [inputs] : (inputs as string[]);
     if (texts.length === 0) throw new InputError(422, 'invalid_input', 'inputs: must hold at least one string.');
     if (texts.length > limits.maxBatch) {
       throw new InputError(422, 'invalid_input', `inputs: at most ${limits.maxBatch} strings per request (got ${texts.length}).`);

@@ -137,7 +137,7 @@ function forEachFeature(
   tokens.forEach((t, i) => {
     if (t === '!' || t === '?') return;
     // Code points, not UTF-16 units, so n-grams never split a surrogate pair.
-    const chars = [...`<${t}>`];
+    const chars = Array.from(`<${t}>`);
     for (let n = config.char_ngram_min; n <= config.char_ngram_max; n++) {
       // Grams that span the whole marked word duplicate the unigram: skip them.
       if (n >= chars.length) break;

@@ -1,5 +1,6 @@
 /** @module Calls the Worker app in-process inside workerd (same isolate, so tests can read runtime counters). */
-import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
 import { app } from '../../src/index.js';
 
 export interface ErrorJson {
@@ -18,6 +19,6 @@ export function postJson(path: string, body: unknown, headers: Record<string, st
   return call(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }, bindings);
 }
 
-export async function json<T>(res: Response): Promise<T> {
-  return (await res.json()) as T;
+export function json<T>(res: Response): Promise<T> {
+  return res.json<T>();
 }

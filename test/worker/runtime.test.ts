@@ -1,5 +1,5 @@
 /** @module onnxruntime-web wiring in workerd, the session cache, and the R2 registry (manifests, sha256, versions). */
-import { env } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSession, runtimeInfo } from '../../src/inference/runtime.js';
 import { SessionCache } from '../../src/inference/sessions.js';

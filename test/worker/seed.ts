@@ -1,5 +1,5 @@
 /** @module Seeds the test's miniflare R2 bucket with the built models handed over by the global setup. */
-import { env } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
 import { inject } from 'vitest';
 import { r2Keys } from '../../src/storage/manifest.js';
 

@@ -1,0 +1,64 @@
+/**
+ * @module A bench-only Worker (never deployed): times `session.run` inside workerd with the product's own
+ * runtime module. POST /run with the model bytes as the body and the feeds/iterations in headers.
+ */
+import { createSession, runtimeInfo, type EdgeSession } from '../src/inference/runtime.js';
+import type { Feeds, TensorData } from '../src/tasks/tensor.js';
+
+interface BenchFeed {
+  name: string;
+  type: 'float32' | 'int64';
+  dims: number[];
+  data: number[];
+}
+
+const sessions = new Map<string, EdgeSession>();
+
+async function digest(bytes: Uint8Array): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return [...d].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function toFeeds(feeds: BenchFeed[]): Feeds {
+  const out: Feeds = {};
+  for (const f of feeds) {
+    const t: TensorData =
+      f.type === 'int64'
+        ? { type: 'int64', dims: f.dims, data: BigInt64Array.from(f.data, (v) => BigInt(v)) }
+        : { type: 'float32', dims: f.dims, data: Float32Array.from(f.data) };
+    out[f.name] = t;
+  }
+  return out;
+}
+
+export default {
+  async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    if (url.pathname === '/info') return Response.json(runtimeInfo());
+    if (url.pathname !== '/run' || request.method !== 'POST') return new Response('not found', { status: 404 });
+    const form = await request.formData();
+    const model = form.get('model');
+    const spec = form.get('spec');
+    if (!(model instanceof File) || typeof spec !== 'string') return new Response('need model and spec', { status: 400 });
+    const { feeds, iterations, warmup } = JSON.parse(spec) as { feeds: BenchFeed[]; iterations: number; warmup: number };
+    const bytes = new Uint8Array(await model.arrayBuffer());
+    const key = await digest(bytes);
+    let session = sessions.get(key);
+    let createMs: number | undefined;
+    if (session === undefined) {
+      const t = performance.now();
+      session = await createSession(bytes);
+      createMs = performance.now() - t;
+      sessions.set(key, session);
+    }
+    const input = toFeeds(feeds);
+    for (let i = 0; i < warmup; i++) await session.run(input);
+    const times: number[] = [];
+    for (let i = 0; i < iterations; i++) {
+      const t = performance.now();
+      await session.run(input);
+      times.push(performance.now() - t);
+    }
+    return Response.json({ times, createMs, heapBytes: runtimeInfo().heapBytes });
+  },
+};

@@ -1,0 +1,143 @@
+/**
+ * @module The edge benchmark (issue 2): `session.run` inside workerd vs onnxruntime-node (1 intra-op thread) vs
+ * onnxruntime-web in Node, fp32 and int8; end-to-end HTTP against the app under wrangler dev (cache MISS vs HIT,
+ * overhead beyond `run`); model size ratio. Prints tables of ratios measured in this one run.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ortNode from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
+import { readBuiltModels } from '../scripts/model-store.js';
+import { seedLocal } from '../scripts/seed.js';
+import { ManifestSchema, type Manifest } from '../src/storage/manifest.js';
+import { featurizeBatch, TextFeatureConfigSchema } from '../src/tasks/text-features.js';
+import { startWrangler, summarize, table, type Summary } from './harness.js';
+
+const ITER = Number(process.env['BENCH_ITER'] ?? 300);
+const WARMUP = 30;
+
+interface Variant {
+  name: string;
+  file: string;
+  bytes: number;
+}
+
+async function timeNode(file: string, feeds: Record<string, ortNode.Tensor>): Promise<Summary> {
+  const s = await ortNode.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  for (let i = 0; i < WARMUP; i++) await s.run(feeds);
+  const times: number[] = [];
+  for (let i = 0; i < ITER; i++) {
+    const t = performance.now();
+    await s.run(feeds);
+    times.push(performance.now() - t);
+  }
+  await s.release();
+  return summarize(times);
+}
+
+async function timeWebNode(file: string, feeds: Record<string, ortWeb.Tensor>): Promise<Summary> {
+  ortWeb.env.wasm.numThreads = 1;
+  const s = await ortWeb.InferenceSession.create(readFileSync(file), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  for (let i = 0; i < WARMUP; i++) await s.run(feeds);
+  const times: number[] = [];
+  for (let i = 0; i < ITER; i++) {
+    const t = performance.now();
+    await s.run(feeds);
+    times.push(performance.now() - t);
+  }
+  await s.release();
+  return summarize(times);
+}
+
+async function timeWorkerd(url: string, file: string, input: string, dims: number[], data: Float32Array): Promise<Summary & { heapBytes: number }> {
+  const form = new FormData();
+  form.set('model', new Blob([readFileSync(file)]), 'model.onnx');
+  form.set('spec', JSON.stringify({ feeds: [{ name: input, type: 'float32', dims, data: Array.from(data) }], iterations: ITER, warmup: WARMUP }));
+  const res = await fetch(`${url}/run`, { method: 'POST', body: form });
+  if (!res.ok) throw new Error(`bench worker: ${res.status} ${await res.text()}`);
+  const body = (await res.json()) as { times: number[]; heapBytes: number };
+  return { ...summarize(body.times), heapBytes: body.heapBytes };
+}
+
+function serverTiming(header: string | null, name: string): number {
+  const m = new RegExp(`${name};dur=([0-9.]+)`).exec(header ?? '');
+  return m ? Number(m[1]) : NaN;
+}
+
+async function httpLoop(url: string, n: number, body: (i: number) => unknown, headers: Record<string, string> = {}): Promise<{ total: Summary; overhead: Summary; cache: string[] }> {
+  const totals: number[] = [];
+  const overheads: number[] = [];
+  const cache: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    const res = await fetch(`${url}/v1/models/sentiment-en/predict`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body(i)) });
+    await res.arrayBuffer();
+    const ms = performance.now() - t;
+    totals.push(ms);
+    cache.push(res.headers.get('x-cache') ?? '');
+    const inference = serverTiming(res.headers.get('server-timing'), 'inference');
+    if (Number.isFinite(inference)) overheads.push(ms - inference);
+  }
+  return { total: summarize(totals), overhead: summarize(overheads), cache };
+}
+
+export async function benchEdge(): Promise<unknown> {
+  const built = readBuiltModels().find((m) => m.id === 'sentiment-en');
+  if (built === undefined) throw new Error('run npm run models:build first');
+  const manifest: Manifest = ManifestSchema.parse(JSON.parse(built.manifestText));
+  const config = TextFeatureConfigSchema.parse(manifest.preprocess);
+  const heldout = JSON.parse(readFileSync(join(built.dir, 'heldout.json'), 'utf8')) as { text: string }[];
+  const input = manifest.inputs[0]?.name ?? 'features';
+  const variants: Variant[] = [
+    { name: 'fp32', file: join(built.dir, 'model.fp32.onnx'), bytes: statSync(join(built.dir, 'model.fp32.onnx')).size },
+    { name: `int8 (${manifest.quantization.method})`, file: join(built.dir, manifest.model_file), bytes: statSync(join(built.dir, manifest.model_file)).size },
+  ];
+
+  const benchWorker = await startWrangler('bench/wrangler.toml', '/info');
+  const runRows: (string | number)[][] = [];
+  const raw: Record<string, unknown> = {};
+  try {
+    for (const batch of [1, 32]) {
+      const texts = Array.from({ length: batch }, (_, i) => heldout[i % heldout.length]?.text ?? '');
+      const data = featurizeBatch(texts, config);
+      const dims = [batch, config.buckets];
+      for (const v of variants) {
+        const node = await timeNode(v.file, { [input]: new ortNode.Tensor('float32', data, dims) });
+        const web = await timeWebNode(v.file, { [input]: new ortWeb.Tensor('float32', data, dims) });
+        const edge = await timeWorkerd(benchWorker.url, v.file, input, dims, data);
+        raw[`${v.name} b${batch}`] = { node, webNode: web, workerd: edge };
+        runRows.push([v.name, batch, edge.p50, edge.p99, node.p50, node.p99, web.p50, edge.p50 / node.p50, web.p50 / node.p50, `${(edge.heapBytes / 2 ** 20).toFixed(0)} MiB`]);
+      }
+    }
+  } finally {
+    await benchWorker.stop();
+  }
+  const runTable = table(
+    `sentiment-en session.run, ms (${ITER} runs each, 1 thread)`,
+    ['variant', 'batch', 'workerd p50', 'workerd p99', 'node p50', 'node p99', 'web-in-node p50', 'workerd ÷ node', 'web-node ÷ node', 'wasm heap'],
+    runRows,
+  );
+  const sizeTable = table('sentiment-en model size', ['variant', 'bytes', 'ratio to fp32'], variants.map((v) => [v.name, String(v.bytes), v.bytes / (variants[0]?.bytes ?? 1)]));
+
+  await seedLocal();
+  const app = await startWrangler('wrangler.toml', '/v2/health/live');
+  let httpTable;
+  try {
+    const text = (i: number): string => heldout[i % heldout.length]?.text ?? '';
+    await httpLoop(app.url, 20, (i) => ({ inputs: `warm ${i}` }), { 'cache-control': 'no-store' });
+    const n = Math.min(200, ITER);
+    const nonce = Date.now();
+    const miss = await httpLoop(app.url, n, (i) => ({ inputs: `${text(i)} ${nonce}-${i}` }));
+    const hit = await httpLoop(app.url, n, () => ({ inputs: `${text(0)} ${nonce}-0` }));
+    const bypass = await httpLoop(app.url, n, (i) => ({ inputs: text(i) }), { 'cache-control': 'no-store' });
+    raw['http'] = { miss, hit: { ...hit, cache: undefined }, bypass };
+    httpTable = table(`HTTP end to end against wrangler dev (${n} sequential requests each), ms`, ['request', 'p50', 'p99', 'p50 beyond run', 'X-Cache seen'], [
+      ['cache MISS (new input)', miss.total.p50, miss.total.p99, miss.overhead.p50, [...new Set(miss.cache)].join(',')],
+      ['cache HIT (same input)', hit.total.p50, hit.total.p99, 'n/a', [...new Set(hit.cache)].join(',')],
+      ['no-store (BYPASS)', bypass.total.p50, bypass.total.p99, bypass.overhead.p50, [...new Set(bypass.cache)].join(',')],
+    ]);
+  } finally {
+    await app.stop();
+  }
+  return { tables: [runTable, sizeTable, httpTable], raw };
+}

@@ -1,0 +1,100 @@
+/** @module Bench plumbing: percentiles, tables, result files, and the processes a bench needs (bench Worker, the app under wrangler dev). */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export const RESULTS_DIR = join(import.meta.dirname, 'results');
+
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[idx] ?? NaN;
+}
+
+export interface Summary {
+  n: number;
+  p50: number;
+  p99: number;
+}
+
+export function summarize(times: readonly number[]): Summary {
+  return { n: times.length, p50: percentile(times, 50), p99: percentile(times, 99) };
+}
+
+export const fmt = (v: number, digits = 3): string => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
+
+/** Prints a table with aligned columns and returns its rows for the results file. */
+export function table(title: string, header: string[], rows: (string | number)[][]): { title: string; header: string[]; rows: string[][] } {
+  const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)));
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]): string => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  console.log(`\n${title}`);
+  console.log(line(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const r of cells) console.log(line(r));
+  return { title, header, rows: cells };
+}
+
+export function writeResults(name: string, data: unknown): string {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const file = join(RESULTS_DIR, `${name}-${stamp}.json`);
+  writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
+  writeFileSync(join(RESULTS_DIR, `${name}-latest.json`), `${JSON.stringify(data, null, 2)}\n`);
+  return file;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Started {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts `wrangler dev` (local mode, loopback only) and waits until `readyPath` answers. */
+export async function startWrangler(configPath: string, readyPath: string, extraArgs: string[] = []): Promise<Started> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['node_modules/wrangler/bin/wrangler.js', 'dev', '-c', configPath, '--port', String(port), '--ip', '127.0.0.1', '--show-interactive-dev-session=false', ...extraArgs],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
+  );
+  let log = '';
+  child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited: ${log.slice(-2000)}`);
+    try {
+      if ((await fetch(url + readyPath)).ok) break;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return {
+    url,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) {
+          resolve();
+          return;
+        }
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
