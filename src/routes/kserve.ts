@@ -4,6 +4,9 @@ import { edgeSession } from '../inference/edge.js';
 import { runtimeInfo } from '../inference/runtime.js';
 import { serve } from '../inference/serve.js';
 import { ApiError } from '../lib/errors.js';
+import { dispatch, placementReason, type DispatchNote } from '../routing/dispatch.js';
+import { originClient } from '../routing/origin-client.js';
+import { decidePlacement } from '../routing/placement.js';
 import { parseModelRef, type ModelRef } from '../storage/registry.js';
 import { inferCacheInput, inferResponse, modelMetadata, parseInferRequest } from '../tasks/kserve.js';
 import { limitBody, readJson } from './body.js';
@@ -43,19 +46,36 @@ for (const base of ['/models/:id', '/models/:id/versions/:version']) {
     .post(`${base}/infer`, limitBody, async (c) => {
       const { registry, cache } = services(c);
       const manifest = await registry.resolve(ref(c.req.param('id') ?? '', c.req.param('version')));
-      const parsed = parseInferRequest(await readJson(c), manifest, MAX_INFER_ELEMENTS);
+      const body = await readJson(c);
+      const parsed = parseInferRequest(body, manifest, MAX_INFER_ELEMENTS);
+      const client = originClient(c.env);
+      const decision = decidePlacement({ manifest, size: { batch: parsed.batch }, hint: c.req.header('x-placement'), originConfigured: client !== undefined });
       const max = manifest.edge_limits.max_batch;
-      if (max !== undefined && parsed.batch > max) {
+      if (decision.target === 'edge' && manifest.placement === 'edge' && max !== undefined && parsed.batch > max) {
+        // Pinned to the edge, so the edge's limit is the model's limit.
         throw new ApiError(422, 'invalid_input', `inputs: at most ${max} rows per request for '${manifest.id}' (got ${parsed.batch}).`);
       }
-      const result = await serve(manifest, 'infer', inferCacheInput(parsed), wantsNoStore(c), { cache, waitUntil: (p) => c.executionCtx.waitUntil(p) }, async (timings) => {
-        const stages: { fetch?: number } = {};
-        const session = await edgeSession(manifest, registry, stages);
-        const t = performance.now();
-        const outputs = await session.run(parsed.feeds, parsed.outputNames);
-        Object.assign(timings, stages, { inference: performance.now() - t });
-        return { output: inferResponse(manifest, parsed, outputs), placement: 'edge' };
-      });
+      const note: DispatchNote = {};
+      const result = await serve(manifest, 'infer', inferCacheInput(parsed), wantsNoStore(c), { cache, waitUntil: (p) => c.executionCtx.waitUntil(p) }, (timings) =>
+        dispatch(
+          decision,
+          client,
+          {
+            edge: async (t) => {
+              const stages: { fetch?: number } = {};
+              const session = await edgeSession(manifest, registry, stages);
+              const started = performance.now();
+              const outputs = await session.run(parsed.feeds, parsed.outputNames);
+              Object.assign(t, stages, { inference: performance.now() - started });
+              return inferResponse(manifest, parsed, outputs);
+            },
+            origin: (origin) => origin.post(`/v2/models/${manifest.id}/versions/${manifest.version}/infer`, JSON.stringify(body), 'application/json'),
+          },
+          timings,
+          note,
+        ),
+      );
+      c.header('X-Placement-Reason', placementReason(decision, note));
       predictionHeaders(c, manifest, result);
       return c.json(result.output as object);
     });

@@ -6,6 +6,9 @@ import { serve, type ServeResult } from '../inference/serve.js';
 import { ApiError } from '../lib/errors.js';
 import type { Manifest } from '../storage/manifest.js';
 import { parseModelRef } from '../storage/registry.js';
+import { dispatch, placementReason, type DispatchNote } from '../routing/dispatch.js';
+import { originClient } from '../routing/origin-client.js';
+import { decidePlacement } from '../routing/placement.js';
 import { taskModule } from '../tasks/index.js';
 import { runTask, type StageTimings } from '../tasks/task.js';
 import { limitBody, readPredictBody } from './body.js';
@@ -39,13 +42,32 @@ export const predictRouter = new Hono<AppEnv>().post('/:ref/predict', limitBody,
   }
   const body = await readPredictBody(c);
   const parsed = await task.parse(body, manifest, { maxBatch: config.maxBatch, maxTextChars: config.maxTextChars });
-  const result = await serve(manifest, 'predict', task.cacheKeyInput(parsed), wantsNoStore(c), { cache, waitUntil: (p) => c.executionCtx.waitUntil(p) }, async (timings) => {
-    const stages: StageTimings & { fetch?: number } = {};
-    const session = await edgeSession(manifest, registry, stages);
-    const output = await runTask(task, parsed, session, manifest, stages);
-    Object.assign(timings, stages);
-    return { output, placement: 'edge' };
-  });
+  const client = originClient(c.env);
+  const decision = decidePlacement({ manifest, size: task.size(parsed), hint: c.req.header('x-placement'), originConfigured: client !== undefined });
+  const note: DispatchNote = {};
+  const result = await serve(manifest, 'predict', task.cacheKeyInput(parsed), wantsNoStore(c), { cache, waitUntil: (p) => c.executionCtx.waitUntil(p) }, (timings) =>
+    dispatch(
+      decision,
+      client,
+      {
+        edge: async (t) => {
+          const stages: StageTimings & { fetch?: number } = {};
+          const session = await edgeSession(manifest, registry, stages);
+          const output = await runTask(task, parsed, session, manifest, stages);
+          Object.assign(t, stages);
+          return output;
+        },
+        // The pinned version, so the origin answers for the same model the cache key names.
+        origin: (origin) =>
+          body.kind === 'json'
+            ? origin.post(`/v1/models/${manifest.id}@${manifest.version}/predict`, JSON.stringify({ inputs: body.inputs, parameters: body.parameters }), 'application/json')
+            : origin.post(`/v1/models/${manifest.id}@${manifest.version}/predict`, body.bytes, body.contentType),
+      },
+      timings,
+      note,
+    ),
+  );
+  c.header('X-Placement-Reason', placementReason(decision, note));
   predictionHeaders(c, manifest, result);
   return c.json(result.output as object);
 });

@@ -79,7 +79,12 @@ export const ManifestSchema = z.object({
   edge_limits: EdgeLimitsSchema.default({}),
   /** Origin dynamic batching (Triton-style). */
   batching: z
-    .object({ max_batch_size: z.number().int().positive(), max_queue_delay_ms: z.number().nonnegative() })
+    .object({
+      max_batch_size: z.number().int().positive(),
+      max_queue_delay_ms: z.number().nonnegative(),
+      /** Waiting requests beyond which the origin answers 429 (origin default when absent). */
+      max_queue_size: z.number().int().positive().optional(),
+    })
     .optional(),
   cache: z.object({ ttl_seconds: z.number().int().min(60) }).default({ ttl_seconds: 86_400 }),
   /** Figures measured by the build: accuracy, macro_f1, latency, sizes… */

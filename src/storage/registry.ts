@@ -21,6 +21,20 @@ export function parseModelRef(ref: string): ModelRef {
   return version === undefined ? { id } : { id, version };
 }
 
+/**
+ * The slice of an R2 bucket the registry reads. An R2Bucket satisfies it as is; the origin passes a local
+ * directory or R2's S3 API behind the same shape, so both sides share one manifest and sha256 path.
+ */
+export interface ModelObject {
+  text(): Promise<string>;
+  json<T>(): Promise<T>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+export interface ModelBucket {
+  get(key: string): Promise<ModelObject | null>;
+  list(options: { prefix: string; delimiter: string; cursor?: string }): Promise<{ delimitedPrefixes: string[]; truncated: boolean; cursor?: string }>;
+}
+
 interface CachedManifest {
   manifest: Manifest;
   expires: number;
@@ -31,7 +45,7 @@ export class ModelRegistry {
   private readonly latest = new Map<string, { version: string; expires: number }>();
 
   constructor(
-    private readonly bucket: R2Bucket,
+    private readonly bucket: ModelBucket,
     private readonly ttlMs: number,
   ) {}
 
@@ -113,7 +127,8 @@ export class ModelRegistry {
   }
 }
 
-export async function sha256Hex(bytes: Uint8Array | string): Promise<string> {
+/** ArrayBuffer-backed bytes (what R2 and fs reads give), which every runtime's WebCrypto typings accept. */
+export async function sha256Hex(bytes: Uint8Array<ArrayBuffer> | string): Promise<string> {
   const data = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
   const digest = await crypto.subtle.digest('SHA-256', data);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');

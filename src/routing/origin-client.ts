@@ -1,0 +1,181 @@
+/**
+ * @module The edge's client for the origin: plain `fetch` (runtime-neutral: workerd, Node, tests), the shared
+ * secret, a per-call timeout and a circuit breaker. It answers the origin's JSON, passes the origin's client
+ * errors (4xx) through unchanged, and turns "the origin cannot answer" into one error the router can fall back on.
+ */
+import { ApiError, type ErrorCode, type ErrorStatus } from '../lib/errors.js';
+import { CircuitBreaker, type BreakerState } from './breaker.js';
+
+/** Something that answers requests: a service binding, or the global fetch bound to a base URL. */
+export interface OriginFetcher {
+  fetch(request: Request): Promise<Response>;
+}
+
+export interface OriginClientOptions {
+  /** Base URL, e.g. `http://127.0.0.1:8788`. With a service binding it only forms the request URL. */
+  baseUrl: string;
+  secret: string;
+  timeoutMs: number;
+  breaker: CircuitBreaker;
+  /** A Service Binding replaces the network fetch when the origin is reachable that way. */
+  binding?: OriginFetcher;
+}
+
+/** The origin cannot answer now (down, slow, overloaded, breaker open). `retryAfterS` is for the 503. */
+export class OriginUnavailableError extends Error {
+  constructor(
+    readonly why: 'breaker_open' | 'timeout' | 'network' | 'server_error' | 'overloaded' | 'misconfigured' | 'not_configured',
+    message: string,
+    readonly retryAfterS: number,
+  ) {
+    super(message);
+    this.name = 'OriginUnavailableError';
+  }
+
+  toApiError(): ApiError {
+    return new ApiError(503, 'origin_unavailable', `The origin is unavailable (${this.message}); try again later.`, { 'Retry-After': String(this.retryAfterS) });
+  }
+}
+
+export interface OriginAnswer {
+  body: unknown;
+  /** The origin's own `Server-Timing`, passed on for the edge's answer. */
+  serverTiming: string | null;
+  ms: number;
+}
+
+const RETRY_AFTER_DEFAULT_S = 5;
+
+function retryAfter(res: Response, fallback: number): number {
+  const v = Number(res.headers.get('retry-after'));
+  return Number.isFinite(v) && v >= 0 ? Math.ceil(v) : fallback;
+}
+
+async function errorBody(res: Response): Promise<{ code: string; message: string } | undefined> {
+  try {
+    const body: unknown = await res.json();
+    const e = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+    if (typeof e?.code === 'string' && typeof e.message === 'string') return { code: e.code, message: e.message };
+  } catch {
+    // not our JSON error shape
+  }
+  return undefined;
+}
+
+const PASSED_THROUGH: ReadonlySet<number> = new Set([400, 413, 415, 422]);
+
+export class OriginClient {
+  constructor(private readonly options: OriginClientOptions) {}
+
+  get breakerState(): BreakerState {
+    return this.options.breaker.state;
+  }
+
+  /** POSTs JSON or raw bytes to the origin and answers its JSON, or throws ApiError / OriginUnavailableError. */
+  async post(path: string, body: BodyInit, contentType: string): Promise<OriginAnswer> {
+    const { breaker } = this.options;
+    const permit = breaker.acquire();
+    if (!permit.allowed) {
+      // Fail fast: no connection attempt while the origin is known to be down.
+      throw new OriginUnavailableError('breaker_open', 'circuit open after repeated failures', Math.max(1, Math.ceil(permit.retryAfterMs / 1000)));
+    }
+    const started = performance.now();
+    let res: Response;
+    try {
+      const request = new Request(new URL(path, this.options.baseUrl), {
+        method: 'POST',
+        headers: { 'content-type': contentType, authorization: `Bearer ${this.options.secret}` },
+        body,
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+      res = await (this.options.binding ? this.options.binding.fetch(request) : fetch(request));
+    } catch (err) {
+      breaker.failure();
+      const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+      if (timedOut) throw new OriginUnavailableError('timeout', `no answer within ${this.options.timeoutMs} ms`, RETRY_AFTER_DEFAULT_S);
+      throw new OriginUnavailableError('network', 'it could not be reached', RETRY_AFTER_DEFAULT_S);
+    }
+    if (res.ok) {
+      let parsed: unknown;
+      try {
+        parsed = await res.json();
+      } catch {
+        breaker.failure();
+        throw new OriginUnavailableError('server_error', 'it answered something that is not JSON', RETRY_AFTER_DEFAULT_S);
+      }
+      breaker.success();
+      return { body: parsed, serverTiming: res.headers.get('server-timing'), ms: performance.now() - started };
+    }
+    const err = await errorBody(res);
+    if (res.status === 429) {
+      // Alive but its queue is full: not a breaker failure, but the edge may take the request.
+      breaker.success();
+      throw new OriginUnavailableError('overloaded', 'its queue is full', retryAfter(res, 1));
+    }
+    if (PASSED_THROUGH.has(res.status) && err !== undefined) {
+      breaker.success();
+      throw new ApiError(res.status as ErrorStatus, err.code as ErrorCode, err.message);
+    }
+    if (res.status === 401 || res.status === 403 || res.status === 404) {
+      // A wrong secret, or an origin whose model store lags the edge's: our configuration, not the caller's.
+      breaker.success();
+      console.error(JSON.stringify({ msg: 'origin refused the edge', status: res.status, error: err }));
+      throw new OriginUnavailableError('misconfigured', `it refused the request (${res.status})`, RETRY_AFTER_DEFAULT_S);
+    }
+    breaker.failure();
+    throw new OriginUnavailableError('server_error', `it answered ${res.status}`, retryAfter(res, RETRY_AFTER_DEFAULT_S));
+  }
+}
+
+/** Origin settings as wrangler vars/secrets (strings) and an optional service binding. */
+export interface OriginVars {
+  ORIGIN_URL?: string;
+  ORIGIN_SECRET?: string;
+  ORIGIN_TIMEOUT_MS?: string;
+  ORIGIN_BREAKER_FAILURES?: string;
+  ORIGIN_BREAKER_COOLDOWN_MS?: string;
+  ORIGIN?: OriginFetcher;
+}
+
+function positiveInt(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return value !== undefined && value.trim() !== '' && Number.isInteger(n) && n > 0 ? n : fallback;
+}
+
+export interface OriginConfig {
+  baseUrl: string;
+  secret: string;
+  timeoutMs: number;
+  failureThreshold: number;
+  cooldownMs: number;
+}
+
+/** The origin's configuration, or undefined when none is set (the edge then serves everything it can). */
+export function readOriginConfig(vars: OriginVars): OriginConfig | undefined {
+  const url = vars.ORIGIN_URL?.trim() ?? '';
+  if (url === '' && vars.ORIGIN === undefined) return undefined;
+  return {
+    // A service binding needs some URL to form requests; its host is not used for routing.
+    baseUrl: url === '' ? 'https://origin.internal' : url,
+    secret: vars.ORIGIN_SECRET ?? '',
+    timeoutMs: positiveInt(vars.ORIGIN_TIMEOUT_MS, 10_000),
+    failureThreshold: positiveInt(vars.ORIGIN_BREAKER_FAILURES, 3),
+    cooldownMs: positiveInt(vars.ORIGIN_BREAKER_COOLDOWN_MS, 10_000),
+  };
+}
+
+/** Clients (and their breakers) live as long as the isolate, one per distinct configuration. */
+const clients = new Map<string, OriginClient>();
+
+export function originClient(vars: OriginVars): OriginClient | undefined {
+  const config = readOriginConfig(vars);
+  if (config === undefined) return undefined;
+  const key = JSON.stringify(config) + (vars.ORIGIN === undefined ? '' : '+binding');
+  let client = clients.get(key);
+  if (client === undefined) {
+    const breaker = new CircuitBreaker({ failureThreshold: config.failureThreshold, cooldownMs: config.cooldownMs });
+    client = new OriginClient({ ...config, breaker, ...(vars.ORIGIN === undefined ? {} : { binding: vars.ORIGIN }) });
+    clients.set(key, client);
+  }
+  return client;
+}
