@@ -25,7 +25,7 @@ export default tseslint.config(
   },
   {
     // Entry points whose default export is the platform's contract (Worker module, vitest configs).
-    files: ['src/index.ts', 'bench/bench-worker.ts', 'vitest.config.ts', 'test/global-setup.ts', 'eslint.config.js', 'origin/server.ts'],
+    files: ['src/index.ts', 'bench/bench-worker.ts', 'vitest.config.ts', 'test/global-setup.ts', 'test/origin-setup.ts', 'eslint.config.js', 'origin/server.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },
   { files: ['src/inference/runtime.ts', 'bench/**/*.ts', 'models/**/*.ts', 'scripts/**/*.ts'], rules: { 'no-restricted-imports': 'off' } },

@@ -4,7 +4,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    globalSetup: ['./test/global-setup.ts'],
+    // Models first (built and provided), then the origin that serves them for the edge → origin tests.
+    globalSetup: ['./test/global-setup.ts', './test/origin-setup.ts'],
     projects: [
       {
         plugins: [
@@ -12,7 +13,8 @@ export default defineConfig({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
               // Small, explicit limits so the limit tests stay cheap; the rest is wrangler.toml.
-              bindings: { MAX_BODY_BYTES: '1048576', MAX_BATCH: '64', MAX_TEXT_CHARS: '2000' },
+              // No origin by default, so edge tests stay on the edge; origin tests pass their own ORIGIN_URL.
+              bindings: { MAX_BODY_BYTES: '1048576', MAX_BATCH: '64', MAX_TEXT_CHARS: '2000', ORIGIN_URL: '' },
             },
           }),
         ],

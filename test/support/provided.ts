@@ -31,3 +31,15 @@ declare module 'vitest' {
     references: References;
   }
 }
+
+/** A real origin process the global setup started on loopback, for edge → origin tests inside workerd. */
+export interface OriginUnderTest {
+  url: string;
+  secret: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    origin: OriginUnderTest;
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * @module The origin's loaded models: one onnxruntime-node session and one dynamic batcher per `id@version`,
+ * loaded once (concurrent first requests share the load) from sha256-checked bytes of the shared registry.
+ */
+import { ApiError, modelUnavailable } from '../src/lib/errors.js';
+import type { Manifest, TensorSpec } from '../src/storage/manifest.js';
+import type { ModelRegistry } from '../src/storage/registry.js';
+import { DynamicBatcher } from './batcher.js';
+import type { OriginMetrics } from './metrics.js';
+import { createOriginSession, type OriginSession, type RuntimeOptions } from './runtime.js';
+
+export interface BatchingDefaults {
+  /** false: every request is its own model run (the benchmark's baseline). */
+  enabled: boolean;
+  maxBatchSize: number;
+  maxQueueDelayMs: number;
+  maxQueueSize: number;
+}
+
+export interface LoadedModel {
+  manifest: Manifest;
+  session: OriginSession;
+  batcher: DynamicBatcher;
+}
+
+const dynamicFirst = (s: TensorSpec): boolean => {
+  const d = s.shape[0];
+  return d !== undefined && (typeof d === 'string' || d < 0);
+};
+
+/** Stacking along dim 0 is only sound when every input and output carries the batch there. */
+export function isStackable(manifest: Manifest): boolean {
+  return manifest.inputs.every(dynamicFirst) && manifest.outputs.every(dynamicFirst);
+}
+
+export class ModelPool {
+  private readonly loaded = new Map<string, Promise<LoadedModel>>();
+
+  constructor(
+    readonly registry: ModelRegistry,
+    private readonly runtime: RuntimeOptions,
+    private readonly batching: BatchingDefaults,
+    private readonly metrics: OriginMetrics,
+  ) {}
+
+  /** The loaded model for a manifest; a failed load is forgotten so the next request tries again. */
+  get(manifest: Manifest): Promise<LoadedModel> {
+    const key = `${manifest.id}@${manifest.version}`;
+    let entry = this.loaded.get(key);
+    if (entry === undefined) {
+      entry = this.load(manifest, key);
+      this.loaded.set(key, entry);
+      entry.catch(() => this.loaded.delete(key));
+    }
+    return entry;
+  }
+
+  isLoaded(manifest: Manifest): boolean {
+    return this.loaded.has(`${manifest.id}@${manifest.version}`);
+  }
+
+  private async load(manifest: Manifest, key: string): Promise<LoadedModel> {
+    const bytes = await this.registry.loadModelBytes(manifest);
+    let session: OriginSession;
+    try {
+      session = await createOriginSession(bytes, this.runtime);
+    } catch (err) {
+      if (err instanceof ApiError) throw err;
+      console.error(JSON.stringify({ msg: 'session creation failed', model: key, err: String(err) }));
+      throw modelUnavailable(`Model '${key}' is unavailable right now.`);
+    }
+    const m = this.metrics;
+    const labels = { model: key };
+    const cfg = manifest.batching;
+    const batcher = new DynamicBatcher({
+      maxBatchSize: this.batching.enabled ? (cfg?.max_batch_size ?? this.batching.maxBatchSize) : 1,
+      maxQueueDelayMs: this.batching.enabled ? (cfg?.max_queue_delay_ms ?? this.batching.maxQueueDelayMs) : 0,
+      maxQueueSize: cfg?.max_queue_size ?? this.batching.maxQueueSize,
+      stackable: isStackable(manifest),
+      run: async (feeds, outputNames) => {
+        const end = m.runSeconds.startTimer(labels);
+        try {
+          return await session.run(feeds, outputNames);
+        } finally {
+          end();
+        }
+      },
+      onBatch: (rows, requests) => {
+        m.runs.inc(labels);
+        m.batchRows.observe(labels, rows);
+        m.batchRequests.observe(labels, requests);
+      },
+      onQueueDepth: (depth) => m.queueDepth.set(labels, depth),
+    });
+    return { manifest, session, batcher };
+  }
+}
