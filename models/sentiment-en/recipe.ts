@@ -223,8 +223,9 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
     // Which outputs hold what: scores are already softmaxed; logits are there for explanations and calibration.
     postprocess: { scores_output: PROBABILITIES, logits_output: LOGITS },
     quantization: served.method === 'fp32' ? { type: 'fp32', method: 'none', reason } : { type: 'int8', method: served.method, reason },
-    placement: 'edge',
-    edge_limits: { max_batch: MAX_BATCH, max_tokens: FEATURES.max_tokens },
+    // auto: batches over the edge's max_batch go to the origin (dynamic batching there); smaller ones stay here.
+    placement: 'auto',
+    edge_limits: { max_batch: 16, max_tokens: FEATURES.max_tokens },
     batching: { max_batch_size: MAX_BATCH, max_queue_delay_ms: 2 },
     metrics,
   });
