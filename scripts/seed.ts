@@ -37,7 +37,8 @@ export async function seedLocal(): Promise<{ written: number; skipped: number }>
       const manifest = ManifestSchema.parse(JSON.parse(model.manifestText));
       // Files first, manifest next, `latest` last: a reader never sees a pointer to something half-written.
       for (const file of manifest.files) {
-        const bytes = readFileSync(join(model.dir, file.name));
+        // A plain Uint8Array: the platform proxy's serialiser refuses Node's Buffer subclass.
+        const bytes = new Uint8Array(readFileSync(join(model.dir, file.name)));
         if (await putIfChanged(proxy.env.MODELS, r2Keys.file(manifest.id, manifest.version, file.name), bytes, 'application/octet-stream')) written++;
         else skipped++;
       }

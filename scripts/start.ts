@@ -33,7 +33,11 @@ const seeded = await seedLocal();
 console.log(`local R2 seeded: ${seeded.written} written, ${seeded.skipped} unchanged`);
 
 const children: ChildProcess[] = [];
-const worker = spawn('npx', ['wrangler', 'dev', '--port', String(WORKER_PORT), '--ip', '127.0.0.1', '--show-interactive-dev-session=false'], { stdio: 'inherit' });
+// Local mode needs no network: skip miniflare's fetch of the `Request.cf` object (it would only log an error offline).
+const worker = spawn('npx', ['wrangler', 'dev', '--port', String(WORKER_PORT), '--ip', '127.0.0.1', '--show-interactive-dev-session=false'], {
+  stdio: 'inherit',
+  env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' },
+});
 children.push(worker);
 if (existsSync('origin/server.ts')) {
   children.push(spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'origin/server.ts'], { stdio: 'inherit', env: { ...process.env, PORT: String(ORIGIN_PORT) } }));
