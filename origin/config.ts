@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { S3Settings } from './store.js';
-import type { BatchingDefaults } from './models.js';
+import type { BatchingSettings } from './models.js';
 import type { RuntimeOptions } from './runtime.js';
 
 export interface OriginServerConfig {
@@ -13,7 +13,7 @@ export interface OriginServerConfig {
   generatedSecret: boolean;
   store: { kind: 'local'; dir: string } | ({ kind: 's3' } & S3Settings);
   runtime: RuntimeOptions;
-  batching: BatchingDefaults;
+  batching: BatchingSettings;
   limits: { maxBodyBytes: number; maxBatch: number; maxTextChars: number; maxInferElements: number };
   manifestTtlMs: number;
   preload: boolean;
@@ -24,6 +24,12 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number
   const n = raw === undefined || raw.trim() === '' ? NaN : Number(raw);
   // A typo must not turn a limit off: fall back to the default rather than NaN or 0.
   return Number.isInteger(n) && n >= min ? n : fallback;
+}
+
+/** Set and valid, or undefined (then the manifest decides). */
+function optionalInt(env: NodeJS.ProcessEnv, name: string, min: number): number | undefined {
+  const n = int(env, name, NaN, min);
+  return Number.isNaN(n) ? undefined : n;
 }
 
 function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
@@ -61,9 +67,9 @@ export function readOriginServerConfig(env: NodeJS.ProcessEnv): OriginServerConf
     },
     batching: {
       enabled: flag(env, 'ORIGIN_BATCHING', true),
-      maxBatchSize: int(env, 'ORIGIN_MAX_BATCH_SIZE', 64, 1),
-      maxQueueDelayMs: int(env, 'ORIGIN_MAX_QUEUE_DELAY_MS', 2, 0),
-      maxQueueSize: int(env, 'ORIGIN_MAX_QUEUE_SIZE', 256, 1),
+      maxBatchSize: optionalInt(env, 'ORIGIN_MAX_BATCH_SIZE', 1),
+      maxQueueDelayMs: optionalInt(env, 'ORIGIN_MAX_QUEUE_DELAY_MS', 0),
+      maxQueueSize: optionalInt(env, 'ORIGIN_MAX_QUEUE_SIZE', 1),
     },
     limits: {
       maxBodyBytes: int(env, 'MAX_BODY_BYTES', 32 * 1024 * 1024, 1),

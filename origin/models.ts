@@ -9,12 +9,19 @@ import { DynamicBatcher } from './batcher.js';
 import type { OriginMetrics } from './metrics.js';
 import { createOriginSession, type OriginSession, type RuntimeOptions } from './runtime.js';
 
-export interface BatchingDefaults {
+/** Used when neither the operator nor the manifest says otherwise. */
+export const BATCHING_DEFAULTS = { maxBatchSize: 64, maxQueueDelayMs: 2, maxQueueSize: 256 } as const;
+
+/**
+ * The operator's batching settings. Values set here override every manifest's `batching` (the operator knows the
+ * hardware the origin runs on); unset ones fall back to the manifest, then to BATCHING_DEFAULTS.
+ */
+export interface BatchingSettings {
   /** false: every request is its own model run (the benchmark's baseline). */
   enabled: boolean;
-  maxBatchSize: number;
-  maxQueueDelayMs: number;
-  maxQueueSize: number;
+  maxBatchSize?: number | undefined;
+  maxQueueDelayMs?: number | undefined;
+  maxQueueSize?: number | undefined;
 }
 
 export interface LoadedModel {
@@ -39,7 +46,7 @@ export class ModelPool {
   constructor(
     readonly registry: ModelRegistry,
     private readonly runtime: RuntimeOptions,
-    private readonly batching: BatchingDefaults,
+    private readonly batching: BatchingSettings,
     private readonly metrics: OriginMetrics,
   ) {}
 
@@ -72,10 +79,11 @@ export class ModelPool {
     const m = this.metrics;
     const labels = { model: key };
     const cfg = manifest.batching;
+    const b = this.batching;
     const batcher = new DynamicBatcher({
-      maxBatchSize: this.batching.enabled ? (cfg?.max_batch_size ?? this.batching.maxBatchSize) : 1,
-      maxQueueDelayMs: this.batching.enabled ? (cfg?.max_queue_delay_ms ?? this.batching.maxQueueDelayMs) : 0,
-      maxQueueSize: cfg?.max_queue_size ?? this.batching.maxQueueSize,
+      maxBatchSize: b.enabled ? (b.maxBatchSize ?? cfg?.max_batch_size ?? BATCHING_DEFAULTS.maxBatchSize) : 1,
+      maxQueueDelayMs: b.enabled ? (b.maxQueueDelayMs ?? cfg?.max_queue_delay_ms ?? BATCHING_DEFAULTS.maxQueueDelayMs) : 0,
+      maxQueueSize: b.maxQueueSize ?? cfg?.max_queue_size ?? BATCHING_DEFAULTS.maxQueueSize,
       stackable: isStackable(manifest),
       run: async (feeds, outputNames) => {
         const end = m.runSeconds.startTimer(labels);

@@ -127,9 +127,10 @@ export class ModelRegistry {
   }
 }
 
-/** ArrayBuffer-backed bytes (what R2 and fs reads give), which every runtime's WebCrypto typings accept. */
-export async function sha256Hex(bytes: Uint8Array<ArrayBuffer> | string): Promise<string> {
-  const data = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
+export async function sha256Hex(bytes: Uint8Array | string): Promise<string> {
+  // Node's WebCrypto typings take only ArrayBuffer-backed views: re-view the same memory (no copy) when it is one.
+  const data =
+    typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes.buffer instanceof ArrayBuffer ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes);
   const digest = await crypto.subtle.digest('SHA-256', data);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
