@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { readBuiltModels } from '../scripts/model-store.js';
+import { synthesiseAudio } from './support/audio.js';
 import './support/provided.js';
 import { computeReferences } from './support/references.js';
 
@@ -14,4 +15,5 @@ export default async function setup(project: TestProject): Promise<void> {
   execFileSync(process.execPath, [join('node_modules', 'tsx', 'dist', 'cli.mjs'), join('scripts', 'models.ts'), 'build'], { stdio: 'inherit' });
   project.provide('models', readBuiltModels());
   project.provide('references', await computeReferences());
+  project.provide('audio', synthesiseAudio());
 }

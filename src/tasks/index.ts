@@ -2,9 +2,11 @@
 import type { TaskName } from '../storage/manifest.js';
 import type { TaskModule } from './task.js';
 import { textClassification } from './text-classification.js';
+import { voiceActivityDetection } from './voice-activity-detection.js';
 
 const TASK_MODULES: Partial<Record<TaskName, TaskModule<unknown, unknown>>> = {
   'text-classification': textClassification,
+  'voice-activity-detection': voiceActivityDetection,
 };
 
 /** The module for a task, or undefined when this build serves it only through raw KServe tensors. */

@@ -43,3 +43,24 @@ declare module 'vitest' {
     origin: OriginUnderTest;
   }
 }
+
+/** One synthesised speech clip (test/support/audio.ts), encoded as a WAV file. */
+export interface AudioClip {
+  name: string;
+  /** base64 of the WAV bytes. */
+  wav: string;
+  contentType: string;
+  seconds: number;
+  /** True speech spans in seconds, from the samples' energy before padding. */
+  speech: { start: number; end: number }[];
+}
+
+export interface AudioReferences {
+  clips: AudioClip[];
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    audio: AudioReferences;
+  }
+}
