@@ -82,13 +82,14 @@ export class OriginClient {
     const started = performance.now();
     let res: Response;
     try {
-      const request = new Request(new URL(path, this.options.baseUrl), {
+      const url = new URL(path, this.options.baseUrl);
+      const init: RequestInit = {
         method: 'POST',
         headers: { 'content-type': contentType, authorization: `Bearer ${this.options.secret}` },
         body,
         signal: AbortSignal.timeout(this.options.timeoutMs),
-      });
-      res = await (this.options.binding ? this.options.binding.fetch(request) : fetch(request));
+      };
+      res = await (this.options.binding ? this.options.binding.fetch(new Request(url, init)) : fetch(url, init));
     } catch (err) {
       breaker.failure();
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');

@@ -36,6 +36,8 @@ declare module 'vitest' {
 export interface OriginUnderTest {
   url: string;
   secret: string;
+  /** An extra version of a built model, in the origin's store, with a small edge max_batch (seed it at the edge too). */
+  tight: { id: string; version: string; manifestText: string };
 }
 
 declare module 'vitest' {
@@ -62,5 +64,39 @@ export interface AudioReferences {
 declare module 'vitest' {
   export interface ProvidedContext {
     audio: AudioReferences;
+  }
+}
+
+/** Image, text-line and tabular inputs for the vision/tabular zoo tests (test/support/vision.ts); images are base64. */
+export interface VisionFixtures {
+  /** Held-out MNIST digits: 28×28 PNGs in both polarities and enlarged JPEGs in both polarities. */
+  digits: { label: string; png: string; pngInverted: string; jpeg: string; jpegInverted: string }[];
+  /** The text-orientation build's ImageMagick-rendered lines, upright (`0`) and rotated (`180`). */
+  lines: { label: string; text: string; png: string }[];
+  iris: { row: number[]; label: string }[];
+  broken: { corruptPng: string; corruptJpeg: string; hugePng: string; gif: string; validPng: string };
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    vision: VisionFixtures;
+  }
+}
+
+/** A model published through the models CLI (tiny-bert, generated here) and onnxruntime-node's answers for it. */
+export interface ByoReferences {
+  /** What `publish` prepared, in the layout the R2 seeding takes. */
+  model: StoredModel;
+  texts: string[];
+  /** Tokens per text with the special tokens (what `usage` counts). */
+  tokens: number[];
+  /** Mean-pooled last_hidden_state per text from onnxruntime-node, before and after L2 normalisation. */
+  pooled: number[][];
+  normalized: number[][];
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    byo: ByoReferences;
   }
 }
