@@ -3,7 +3,7 @@
  * placement by edge limits and hints, equal answers on both sides, the KV cache over origin answers, fallback to
  * the edge, 503 `origin_unavailable` when the edge may not help, and a breaker that fails fast.
  */
-import { env } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { r2Keys } from '../../src/storage/manifest.js';
 import { json, postJson, type ErrorJson } from './client.js';
