@@ -9,11 +9,13 @@ import { readBuiltModels } from '../scripts/model-store.js';
 import { synthesiseAudio } from './support/audio.js';
 import './support/provided.js';
 import { computeReferences } from './support/references.js';
+import { visionFixtures } from './support/vision.js';
 
 export default async function setup(project: TestProject): Promise<void> {
   // The build is cached on its inputs' hash, so this is a no-op when nothing changed.
   execFileSync(process.execPath, [join('node_modules', 'tsx', 'dist', 'cli.mjs'), join('scripts', 'models.ts'), 'build'], { stdio: 'inherit' });
   project.provide('models', readBuiltModels());
   project.provide('references', await computeReferences());
+  project.provide('vision', visionFixtures());
   project.provide('audio', synthesiseAudio());
 }

@@ -102,7 +102,8 @@ function transpose2d(values: Int8Array, rows: number, cols: number): Int8Array {
 
 function attrInt(n: INodeProto, name: string, fallback: number): number {
   const a = (n.attribute ?? []).find((x) => x.name === name);
-  return a?.i === undefined || a.i === null ? fallback : Number(a.i.toString());
+  // String() rather than .toString(): int64 fields decode as Long objects or numbers, and both print as decimals.
+  return a?.i === undefined || a.i === null ? fallback : Number(String(a.i));
 }
 
 function attrFloat(n: INodeProto, name: string, fallback: number): number {
@@ -159,6 +160,9 @@ export function quantizeModelProto(m: ModelProto, options: QuantizeOptions): Qua
   const opset = opsetVersion(m) ?? 1;
   const report: QuantizeReport = { quantized: [], skipped: [] };
 
+  // Exporters for old opsets (paddle2onnx at opset 9, for one) keep weights in Constant nodes: make them initializers
+  // first, so they can be found and rewritten like any other weight. Graph semantics are unchanged.
+  hoistConstants(g);
   const inits = new Map<string, ITensorProto>();
   for (const t of g.initializer ?? []) if (t.name) inits.set(t.name, t);
   // An initializer also listed as a graph input can be overridden at run time: its values are not constants.
@@ -167,7 +171,7 @@ export function quantizeModelProto(m: ModelProto, options: QuantizeOptions): Qua
   // One dequantized copy per weight, even when several nodes share it (qdq path).
   const dequantized = new Map<string, string>();
 
-  const skip = (n: INodeProto, reason: string): undefined => {
+  const skip = (n: INodeProto, reason: string): Rewrite | undefined => {
     report.skipped.push({ node: label(n), op: n.opType ?? '', reason });
     return undefined;
   };
@@ -189,6 +193,32 @@ export function quantizeModelProto(m: ModelProto, options: QuantizeOptions): Qua
         { ...n, input: replaceAt(n.input ?? [], 1, out) },
       ],
       initializers: [tensor(qName, q, dims), tensor(sName, scales, [channels]), tensor(zName, new Int8Array(channels), [channels])],
+      method: 'qdq',
+    };
+  };
+
+  /**
+   * Weight-only int8 for opsets before 13, which have no per-axis DequantizeLinear (and opset 9 none at all):
+   * Cast(int8 → float) × per-channel scale shaped to broadcast along `axis`. Only Cast and Mul, so any opset runs it,
+   * and ORT folds the pair into a float weight when the session loads: the saving is in bytes shipped, not compute.
+   */
+  const castMulWeight = (n: INodeProto, weightName: string, w: Float32Array, dims: number[], axis: number): Rewrite => {
+    const done = dequantized.get(weightName);
+    if (done !== undefined) return { nodes: [{ ...n, input: replaceAt(n.input ?? [], 1, done) }], initializers: [], method: 'qdq' };
+    const { q, scales } = quantizePerChannel(w, dims, axis, qmax);
+    const qName = names.fresh(`${weightName}_quantized`);
+    const sName = names.fresh(`${weightName}_scale`);
+    const fName = names.fresh(`${weightName}_quantized_float`);
+    const out = names.fresh(`${weightName}_dequantized`);
+    dequantized.set(weightName, out);
+    const scaleDims = dims.map((d, i) => (i === axis ? d : 1));
+    return {
+      nodes: [
+        node('Cast', [qName], [fName], { to: attr.int(onnx.TensorProto.DataType.FLOAT) }, { name: names.fresh(`${weightName}_Cast`) }),
+        node('Mul', [fName, sName], [out], {}, { name: names.fresh(`${weightName}_scale_Mul`) }),
+        { ...n, input: replaceAt(n.input ?? [], 1, out) },
+      ],
+      initializers: [tensor(qName, q, dims), tensor(sName, scales, scaleDims)],
       method: 'qdq',
     };
   };
@@ -254,7 +284,7 @@ export function quantizeModelProto(m: ModelProto, options: QuantizeOptions): Qua
     if (exclude.has(label(n)) || exclude.has(n.output?.[0] ?? '')) return skip(n, 'excluded');
     const w = floatWeight(n);
     if (typeof w === 'string') return skip(n, w);
-    if (opset < 13) return skip(n, `opset ${opset} < 13 (per-axis DequantizeLinear)`);
+    if (opset < 13) return castMulWeight(n, w.name, w.values, w.dims, op === 'Gemm' && attrInt(n, 'transB', 0) !== 1 ? 1 : op === 'Conv' || op === 'Gemm' ? 0 : w.dims.length - 1);
 
     if (op === 'Conv') return qdqWeight(n, w.name, w.values, w.dims, 0);
 
@@ -330,6 +360,24 @@ export function quantizeModelProto(m: ModelProto, options: QuantizeOptions): Qua
     ];
   }
   return report;
+}
+
+/** Moves `Constant` nodes holding a tensor into the graph's initializers, keeping their output names. */
+function hoistConstants(g: IGraphProto): void {
+  const kept: INodeProto[] = [];
+  const hoisted: ITensorProto[] = [];
+  for (const n of g.node ?? []) {
+    const value = n.opType === 'Constant' && (n.attribute ?? []).length === 1 ? (n.attribute ?? [])[0] : undefined;
+    const out = n.output?.[0];
+    if (value?.name === 'value' && value.t !== null && value.t !== undefined && out !== undefined && (n.domain ?? '') === '') {
+      hoisted.push({ ...value.t, name: out });
+    } else {
+      kept.push(n);
+    }
+  }
+  if (hoisted.length === 0) return;
+  g.node = kept;
+  g.initializer = [...(g.initializer ?? []), ...hoisted];
 }
 
 /** A node's name, or its first output when unnamed (decoded protobuf strings are '' rather than absent). */

@@ -1,10 +1,10 @@
 /** @module sentiment-en: English sentence sentiment, trained here on UCI Sentiment Labelled Sentences, served int8 on the edge. */
 import { featurizeBatch, featurizeSparse, type TextFeatureConfig } from '../../src/tasks/text-features.js';
 import type { Manifest } from '../../src/storage/manifest.js';
-import { p50Latency, runFloat } from '../lib/ort-eval.js';
-import { QUANT_METHODS, quantizeModelWithReport, type QuantMethod } from '../lib/quantize.js';
+import { runFloat } from '../lib/ort-eval.js';
 import { validateManifest, writeArtifact, type Recipe, type RecipeContext } from '../lib/recipe.js';
 import { argmax, classificationMetrics, predictProba, train, type MlpParams, type MlpSpec, type SparseRow } from '../lib/train.js';
+import { buildVariants, measureVariants, selectVariant, variantMetrics } from '../lib/variants.js';
 import { dataFiles, LABELS, loadExamples, splitExamples, type Example } from './data.js';
 import { exportOnnx, INPUT, LOGITS, PROBABILITIES } from './model.js';
 
@@ -39,11 +39,7 @@ const CANDIDATES: { name: string; hidden: number; l2: number; learningRate: numb
   { name: 'logistic-regression', hidden: 0, l2: 1e-5, learningRate: 0.01, batchSize: 32 },
   { name: 'mlp-32-relu', hidden: 32, l2: 1e-5, learningRate: 0.01, batchSize: 32 },
 ];
-/** An int8 variant ships only if it loses at most this much held-out accuracy against fp32. */
-const MAX_INT8_LOSS = 0.01;
 const MAX_BATCH = 64;
-/** A later int8 method must be this much faster (fraction of p50) to displace an earlier one. */
-const SPEED_MARGIN = 0.2;
 
 const sparse = (xs: readonly Example[]): SparseRow[] => xs.map((e) => featurizeSparse(e.text, FEATURES));
 const labelsOf = (xs: readonly Example[]): number[] => xs.map((e) => e.label);
@@ -91,27 +87,13 @@ function selectModel(innerTrain: readonly Example[], innerVal: readonly Example[
 
 const spec = (hidden: number): MlpSpec => ({ inputs: FEATURES.buckets, hidden, classes: LABELS.length });
 
-interface Evaluated {
-  accuracy: number;
-  macro_f1: number;
-  bytes: number;
-  p50_web_ms: number;
-  p50_node_ms: number;
-}
-
-async function evaluate(bytes: Uint8Array, heldout: readonly Example[]): Promise<Evaluated> {
+/** Held-out accuracy (and macro-F1) of one variant, run in onnxruntime-node. */
+async function evaluate(bytes: Uint8Array, heldout: readonly Example[]): Promise<{ accuracy: number; extra: Record<string, number> }> {
   const input = { name: INPUT, data: featurizeBatch(heldout.map((e) => e.text), FEATURES), dims: [heldout.length, FEATURES.buckets] };
   const probs = await runFloat(bytes, input, PROBABILITIES);
   const predicted = heldout.map((_, i) => argmax(probs.subarray(i * LABELS.length, (i + 1) * LABELS.length)));
   const m = classificationMetrics(labelsOf(heldout), predicted, LABELS.length);
-  const one = { name: INPUT, data: input.data.slice(0, FEATURES.buckets), dims: [1, FEATURES.buckets] };
-  return {
-    accuracy: m.accuracy,
-    macro_f1: m.macro_f1,
-    bytes: bytes.byteLength,
-    p50_web_ms: await p50Latency(bytes, one, { runtime: 'web' }),
-    p50_node_ms: await p50Latency(bytes, one, { runtime: 'node' }),
-  };
+  return { accuracy: m.accuracy, extra: { macro_f1: m.macro_f1 } };
 }
 
 const round = (x: number, digits = 4): number => Number(x.toFixed(digits));
@@ -133,37 +115,11 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
   });
 
   const fp32 = exportOnnx(params, `${ID}@${VERSION} ${c.name}, hashed n-gram features (${FEATURES.buckets} buckets)`);
-  const variants: { method: QuantMethod | 'fp32'; bytes: Uint8Array; file: string }[] = [{ method: 'fp32', bytes: fp32, file: 'model.fp32.onnx' }];
-  for (const method of QUANT_METHODS) {
-    const { bytes, report } = quantizeModelWithReport(fp32, { method });
-    ctx.log(`  int8 ${method}: quantized ${report.quantized.map((q) => `${q.weight} (${q.elements})`).join(', ')}; fp32 kept: ${report.skipped.map((s) => `${s.node} (${s.reason})`).join(', ') || 'none'}`);
-    variants.push({ method, bytes, file: `model.int8-${method}.onnx` });
-  }
-
-  const results = new Map<string, Evaluated>();
-  for (const v of variants) {
-    const r = await evaluate(v.bytes, splits.heldout);
-    results.set(v.method, r);
-    ctx.log(`  ${v.method}: held-out accuracy ${r.accuracy.toFixed(4)}, macro-F1 ${r.macro_f1.toFixed(4)}, ${r.bytes} bytes, p50 batch-1 web ${r.p50_web_ms.toFixed(3)} ms, node ${r.p50_node_ms.toFixed(3)} ms`);
-  }
-  const ref = results.get('fp32');
-  if (ref === undefined) throw new Error('fp32 was not evaluated');
-
-  // Ship an int8 variant within the accuracy budget: the first in QUANT_METHODS order, displaced only by one that is
-  // clearly faster in ORT-web (the edge runtime). The margin keeps timing noise from flipping the choice build to build.
-  const eligible = variants.filter((v) => v.method !== 'fp32' && (results.get(v.method)?.accuracy ?? 0) >= ref.accuracy - MAX_INT8_LOSS);
-  let served = eligible[0] ?? variants[0];
-  for (const v of eligible) {
-    const best = served === undefined ? undefined : results.get(served.method);
-    const r = results.get(v.method);
-    if (best !== undefined && r !== undefined && r.p50_web_ms < best.p50_web_ms * (1 - SPEED_MARGIN)) served = v;
-  }
-  if (served === undefined) throw new Error('no variants');
-  const servedResult = results.get(served.method) ?? ref;
-  const reason =
-    served.method === 'fp32'
-      ? `no int8 variant kept held-out accuracy within ${MAX_INT8_LOSS} of fp32 (${ref.accuracy.toFixed(4)})`
-      : `int8 within ${MAX_INT8_LOSS} held-out accuracy of fp32 (${ref.accuracy.toFixed(4)}); ${served.method} is the preferred method unless another is ≥ ${SPEED_MARGIN * 100}% faster in onnxruntime-web (p50, batch 1)`;
+  const variants = buildVariants(fp32, {}, ctx.log);
+  const heldoutText = splits.heldout[0]?.text ?? '';
+  const one = { name: INPUT, data: featurizeBatch([heldoutText], FEATURES), dims: [1, FEATURES.buckets] };
+  const results = await measureVariants(variants, (bytes) => evaluate(bytes, splits.heldout), one, ctx.log);
+  const { served, quantization } = selectVariant(variants, results);
 
   // Every variant stays in the build directory for benchmarks; only the served one is listed in `files`.
   const written = new Map(variants.map((v) => [v.file, writeArtifact(ctx.outDir, v.file, v.bytes)]));
@@ -176,26 +132,13 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
   );
 
   const metrics: Record<string, number | string | Record<string, number>> = {
-    accuracy: round(servedResult.accuracy),
-    macro_f1: round(servedResult.macro_f1),
-    fp32_accuracy: round(ref.accuracy),
-    fp32_macro_f1: round(ref.macro_f1),
+    ...variantMetrics(variants, results, served),
     heldout_examples: splits.heldout.length,
     train_examples: splits.train.length,
     model_type: c.name,
     epochs: chosen.epochs,
     inner_val_accuracy: Object.fromEntries(Object.entries(chosen.all).map(([k, v]) => [k, round(v)])),
-    bytes: Object.fromEntries(variants.map((v) => [v.method, v.bytes.byteLength])),
-    size_ratio: round(servedResult.bytes / ref.bytes),
-    p50_ms_batch1_web: Object.fromEntries([...results].map(([k, v]) => [k, round(v.p50_web_ms)])),
-    p50_ms_batch1_node: Object.fromEntries([...results].map(([k, v]) => [k, round(v.p50_node_ms)])),
   };
-  for (const method of QUANT_METHODS) {
-    const r = results.get(method);
-    if (r === undefined) continue;
-    metrics[`int8_${method}_accuracy`] = round(r.accuracy);
-    metrics[`int8_${method}_macro_f1`] = round(r.macro_f1);
-  }
 
   const manifest = validateManifest({
     id: ID,
@@ -222,7 +165,7 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
     preprocess: { ...FEATURES },
     // Which outputs hold what: scores are already softmaxed; logits are there for explanations and calibration.
     postprocess: { scores_output: PROBABILITIES, logits_output: LOGITS },
-    quantization: served.method === 'fp32' ? { type: 'fp32', method: 'none', reason } : { type: 'int8', method: served.method, reason },
+    quantization,
     // auto: batches over the edge's max_batch go to the origin (dynamic batching there); smaller ones stay here.
     placement: 'auto',
     edge_limits: { max_batch: 16, max_tokens: FEATURES.max_tokens },

@@ -1,11 +1,15 @@
 /** @module The task modules by name: what the edge and the origin look up from a manifest's `task`. */
 import type { TaskName } from '../storage/manifest.js';
+import { imageClassification } from './image-classification.js';
+import { tabularClassification } from './tabular-classification.js';
 import type { TaskModule } from './task.js';
 import { textClassification } from './text-classification.js';
 import { voiceActivityDetection } from './voice-activity-detection.js';
 
 const TASK_MODULES: Partial<Record<TaskName, TaskModule<unknown, unknown>>> = {
   'text-classification': textClassification,
+  'image-classification': imageClassification,
+  'tabular-classification': tabularClassification,
   'voice-activity-detection': voiceActivityDetection,
 };
 
