@@ -1,10 +1,14 @@
-/** @module Model build CLI: `build [--force] [--only id]` runs every models/<id>/recipe.ts (cached); `quantize IN OUT [--method]`. */
+/**
+ * @module Model build CLI: `build [--force] [--only id]` runs every models/<id>/recipe.ts (cached); `quantize IN OUT
+ * [--method]`; `publish <file.onnx|dir> --id ID --task TASK` uploads a model of your own (scripts/publish.ts).
+ */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { QUANT_METHODS, quantizeModelWithReport, type QuantMethod } from '../models/lib/quantize.js';
 import { sha256Hex, type Recipe } from '../models/lib/recipe.js';
+import { preparePublish, uploadLocal, uploadRemote, writeOut } from './publish.js';
 import type { Manifest } from '../src/storage/manifest.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -167,7 +171,9 @@ function isMethod(v: string): v is QuantMethod {
 
 const USAGE = `usage:
   npx tsx scripts/models.ts build [--force] [--only <id>]...
-  npx tsx scripts/models.ts quantize IN.onnx OUT.onnx [--method dynamic|qdq] [--min-elements N] [--reduce-range]`;
+  npx tsx scripts/models.ts quantize IN.onnx OUT.onnx [--method dynamic|qdq] [--min-elements N] [--reduce-range]
+  npx tsx scripts/models.ts publish <file.onnx|dir> --id ID --task TASK [--labels a,b,c] [--version V] [--description TEXT]
+      [--license TEXT] [--placement edge|origin|auto] [--max-length N] [--remote [--bucket NAME]] [--persist DIR] [--out DIR]`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -180,6 +186,18 @@ async function main(argv: string[]): Promise<number> {
       'min-elements': { type: 'string' },
       'reduce-range': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
+      id: { type: 'string' },
+      task: { type: 'string' },
+      labels: { type: 'string' },
+      version: { type: 'string' },
+      description: { type: 'string' },
+      license: { type: 'string' },
+      placement: { type: 'string' },
+      'max-length': { type: 'string' },
+      remote: { type: 'boolean', default: false },
+      bucket: { type: 'string', default: 'edge-inference-models' },
+      persist: { type: 'string' },
+      out: { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -222,8 +240,66 @@ async function main(argv: string[]): Promise<number> {
     console.log(`${input} (${src.byteLength} bytes) → ${output} (${bytes.byteLength} bytes, ratio ${(bytes.byteLength / src.byteLength).toFixed(3)})`);
     return 0;
   }
+  if (command === 'publish') return publishCommand(rest, values);
   console.error(`unknown command ${command}\n${USAGE}`);
   return 2;
+}
+
+interface PublishFlags {
+  id?: string | undefined;
+  task?: string | undefined;
+  labels?: string | undefined;
+  version?: string | undefined;
+  description?: string | undefined;
+  license?: string | undefined;
+  placement?: string | undefined;
+  'max-length'?: string | undefined;
+  remote?: boolean | undefined;
+  bucket?: string | undefined;
+  persist?: string | undefined;
+  out?: string | undefined;
+}
+
+async function publishCommand(rest: string[], values: PublishFlags): Promise<number> {
+  const [path] = rest;
+  const placement = values.placement;
+  const maxLength = values['max-length'] === undefined ? undefined : Number(values['max-length']);
+  if (path === undefined || values.id === undefined || values.task === undefined) {
+    console.error(USAGE);
+    return 2;
+  }
+  if (placement !== undefined && placement !== 'edge' && placement !== 'origin' && placement !== 'auto') {
+    console.error('--placement must be edge, origin or auto');
+    return 2;
+  }
+  if (maxLength !== undefined && !(Number.isInteger(maxLength) && maxLength >= 2)) {
+    console.error('--max-length must be an integer ≥ 2');
+    return 2;
+  }
+  const prepared = await preparePublish(path, {
+    id: values.id,
+    task: values.task,
+    ...(values.version === undefined ? {} : { version: values.version }),
+    ...(values.labels === undefined ? {} : { labels: values.labels.split(',').map((l) => l.trim()) }),
+    ...(values.description === undefined ? {} : { description: values.description }),
+    ...(values.license === undefined ? {} : { license: values.license }),
+    ...(placement === undefined ? {} : { placement }),
+    ...(maxLength === undefined ? {} : { maxLength }),
+  });
+  const m = prepared.manifest;
+  console.error(`validated ${m.id}@${m.version} (${m.task}): inputs ${m.inputs.map((i) => `${i.name} ${i.dtype}[${i.shape.join(',')}]`).join(', ')} → outputs ${m.outputs.map((o) => `${o.name} ${o.dtype}[${o.shape.join(',')}]`).join(', ')}`);
+  if (values.out !== undefined) console.error(`wrote ${relative(process.cwd(), writeOut(prepared, values.out)) || '.'}`);
+  // --out alone writes files only; with --persist or by default it also uploads to the local R2.
+  let where: string | undefined;
+  if (values.remote === true) {
+    await uploadRemote(prepared, values.bucket ?? 'edge-inference-models', { tmpDir: join(BUILD_DIR, '.publish') });
+    where = `R2 bucket ${values.bucket ?? ''}`;
+  } else if (values.out === undefined || values.persist !== undefined) {
+    await uploadLocal(prepared, values.persist === undefined ? {} : { persistPath: values.persist });
+    where = 'the local R2';
+  }
+  console.log(where === undefined ? `prepared ${m.id}@${m.version} (not uploaded)` : `published ${m.id}@${m.version} to ${where}; latest → ${m.version}`);
+  return 0;
 }
 
 // Run only as a script, so tests can import buildAll/buildRecipe without side effects.

@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { ApiError } from './lib/errors.js';
+import { embeddingsRouter } from './routes/embeddings.js';
 import { kserveRouter } from './routes/kserve.js';
 import { modelsRouter } from './routes/models.js';
 import { predictRouter } from './routes/predict.js';
@@ -14,6 +15,7 @@ export const app = new Hono<AppEnv>();
 app.use('*', requestId());
 app.route('/v1/models', modelsRouter);
 app.route('/v1/models', predictRouter);
+app.route('/v1/embeddings', embeddingsRouter);
 app.route('/v2', kserveRouter);
 
 app.notFound((c) => c.json({ error: { code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` } }, 404));

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { readBuiltModels } from '../scripts/model-store.js';
 import { synthesiseAudio } from './support/audio.js';
+import { computeByo } from './support/byo.js';
 import './support/provided.js';
 import { computeReferences } from './support/references.js';
 import { visionFixtures } from './support/vision.js';
@@ -18,4 +19,5 @@ export default async function setup(project: TestProject): Promise<void> {
   project.provide('references', await computeReferences());
   project.provide('vision', visionFixtures());
   project.provide('audio', synthesiseAudio());
+  project.provide('byo', await computeByo());
 }

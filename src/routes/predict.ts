@@ -5,18 +5,23 @@ import { edgeSession } from '../inference/edge.js';
 import { serve, type ServeResult } from '../inference/serve.js';
 import { ApiError } from '../lib/errors.js';
 import type { Manifest } from '../storage/manifest.js';
-import { parseModelRef } from '../storage/registry.js';
+import { parseModelRef, type ModelRegistry } from '../storage/registry.js';
 import { dispatch, placementReason, type DispatchNote } from '../routing/dispatch.js';
 import { originClient } from '../routing/origin-client.js';
 import { decidePlacement } from '../routing/placement.js';
 import { taskModule } from '../tasks/index.js';
-import { runTask, type StageTimings } from '../tasks/task.js';
+import { runTask, type StageTimings, type TaskContext } from '../tasks/task.js';
 import { limitBody, readPredictBody } from './body.js';
 import { services, type AppEnv } from './services.js';
 
 /** `Cache-Control: no-store` on the request bypasses the result cache both ways. */
 export function wantsNoStore(c: Context<AppEnv>): boolean {
   return /(^|,)\s*no-store\s*(,|$)/i.test(c.req.header('cache-control') ?? '');
+}
+
+/** Model files a task may need (a tokenizer), loaded through the registry with its sha256 check. */
+export function taskContext(registry: ModelRegistry, manifest: Manifest): TaskContext {
+  return { loadFile: (name) => registry.loadModelBytes(manifest, name) };
 }
 
 /** The headers every prediction answers with. */
@@ -41,7 +46,7 @@ export const predictRouter = new Hono<AppEnv>().post('/:ref/predict', limitBody,
     throw new ApiError(422, 'invalid_input', `Model '${manifest.id}' (${manifest.task}) is served through POST /v2/models/${manifest.id}/infer only.`);
   }
   const body = await readPredictBody(c);
-  const parsed = await task.parse(body, manifest, { maxBatch: config.maxBatch, maxTextChars: config.maxTextChars });
+  const parsed = await task.parse(body, manifest, { maxBatch: config.maxBatch, maxTextChars: config.maxTextChars }, taskContext(registry, manifest));
   const client = originClient(c.env);
   const decision = decidePlacement({ manifest, size: task.size(parsed), hint: c.req.header('x-placement'), originConfigured: client !== undefined });
   const note: DispatchNote = {};

@@ -1,5 +1,6 @@
 /** @module The task modules by name: what the edge and the origin look up from a manifest's `task`. */
 import type { TaskName } from '../storage/manifest.js';
+import { featureExtraction } from './feature-extraction.js';
 import { imageClassification } from './image-classification.js';
 import { tabularClassification } from './tabular-classification.js';
 import type { TaskModule } from './task.js';
@@ -11,6 +12,7 @@ const TASK_MODULES: Partial<Record<TaskName, TaskModule<unknown, unknown>>> = {
   'image-classification': imageClassification,
   'tabular-classification': tabularClassification,
   'voice-activity-detection': voiceActivityDetection,
+  'feature-extraction': featureExtraction,
 };
 
 /** The module for a task, or undefined when this build serves it only through raw KServe tensors. */

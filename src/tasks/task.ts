@@ -34,10 +34,22 @@ export interface RequestSize {
   seconds?: number;
 }
 
+/**
+ * What a task may need from the model version besides its ONNX graph (a `tokenizer.json`, a label map): the route
+ * prepares it from the registry on the edge, from its model store on the origin, so task code stays runtime-neutral.
+ */
+export interface TaskContext {
+  /** A file listed in the manifest's `files`, size- and sha256-checked. */
+  loadFile(name: string): Promise<Uint8Array>;
+}
+
 export interface TaskModule<Parsed, Output> {
   readonly task: TaskName;
-  /** Validates and decodes the request (throws InputError). Pure and synchronous where the format allows. */
-  parse(body: RequestBody, manifest: Manifest, limits: RequestLimits): Promise<Parsed> | Parsed;
+  /**
+   * Validates and decodes the request (throws InputError). Pure and synchronous where the format allows.
+   * `context` is given by every route; tasks that need model files (feature-extraction) refuse to run without it.
+   */
+  parse(body: RequestBody, manifest: Manifest, limits: RequestLimits, context?: TaskContext): Promise<Parsed> | Parsed;
   /** Sizes used by placement and limits. */
   size(parsed: Parsed): RequestSize;
   /** A canonical, JSON-serialisable form of the input for the result-cache key. */

@@ -1,0 +1,257 @@
+/**
+ * @module Bring your own model: `npm run models -- publish <file.onnx|dir> --id ID --task TASK [...]`. Loads the
+ * model in onnxruntime-web (Node, WASM, one thread: the edge's runtime) to prove it runs there, reads its I/O from the
+ * session, writes a manifest with sizes and sha256, and uploads files → manifest → `latest` to the local R2 (wrangler's
+ * platform proxy, the state `wrangler dev` uses) or the real bucket (`--remote`, through wrangler), with a progress bar.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { Tokenizer } from '@huggingface/tokenizers';
+import cliProgress from 'cli-progress';
+import * as ortWeb from 'onnxruntime-web';
+import { getPlatformProxy } from 'wrangler';
+import { DTYPES, ManifestSchema, ModelIdSchema, r2Keys, TASKS, VersionSchema, type DType, type Manifest, type ManifestInput, type TaskName, type TensorSpec } from '../src/storage/manifest.js';
+import { FeatureExtractionConfigSchema } from '../src/tasks/feature-extraction.js';
+
+export interface PublishOptions {
+  id: string;
+  task: string;
+  version?: string;
+  labels?: string[];
+  description?: string;
+  license?: string;
+  placement?: 'edge' | 'origin' | 'auto';
+  /** Longest token sequence for feature-extraction (default 512). */
+  maxLength?: number;
+  log?: (message: string) => void;
+  /** Draw a progress bar on stderr (default: when stderr is a terminal). */
+  progress?: boolean;
+}
+
+export interface PreparedFile {
+  name: string;
+  bytes: Uint8Array;
+}
+
+export interface Prepared {
+  manifest: Manifest;
+  manifestText: string;
+  files: PreparedFile[];
+}
+
+const sha256 = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
+/** ORT-web reports unnamed dynamic dimensions as 2^32 - 1. */
+const UNNAMED_DIM = 4294967295;
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json'] as const;
+
+function isTask(t: string): t is TaskName {
+  return (TASKS as readonly string[]).includes(t);
+}
+function isDType(t: string): t is DType {
+  return (DTYPES as readonly string[]).includes(t);
+}
+
+/** The ONNX file and companion files of a path: a file, or a directory with exactly one `.onnx` (or `model.onnx`). */
+function collectFiles(path: string, task: TaskName): { model: string; extra: string[] } {
+  if (!existsSync(path)) throw new Error(`${path} does not exist`);
+  if (statSync(path).isFile()) {
+    if (task === 'feature-extraction') throw new Error('feature-extraction models are published as a directory with model.onnx and tokenizer.json');
+    return { model: path, extra: [] };
+  }
+  const names = readdirSync(path);
+  const onnx = names.filter((n) => n.endsWith('.onnx'));
+  const model = onnx.includes('model.onnx') ? 'model.onnx' : onnx.length === 1 ? onnx[0] : undefined;
+  if (model === undefined) throw new Error(`${path}: expected model.onnx or exactly one .onnx file (found ${onnx.length})`);
+  const extra = TOKENIZER_FILES.filter((f) => names.includes(f)).map((f) => join(path, f));
+  if (task === 'feature-extraction' && !names.includes('tokenizer.json')) throw new Error(`${path}: feature-extraction needs tokenizer.json beside the model`);
+  return { model: join(path, model), extra };
+}
+
+function tensorSpecs(metadata: readonly ortWeb.InferenceSession.ValueMetadata[]): TensorSpec[] {
+  return metadata.map((m) => {
+    if (!m.isTensor) throw new Error(`${m.name} is not a tensor (map/sequence outputs such as ZipMap cannot be served)`);
+    if (!isDType(m.type)) throw new Error(`${m.name} has element type ${m.type}, which the service does not move`);
+    return { name: m.name, dtype: m.type, shape: m.shape.map((d) => (d === UNNAMED_DIM ? -1 : d)) };
+  });
+}
+
+let webReady = false;
+/** The edge's runtime, in Node: WASM SIMD, one thread, no proxy worker. */
+async function webSession(bytes: Uint8Array): Promise<ortWeb.InferenceSession> {
+  if (!webReady) {
+    ortWeb.env.wasm.numThreads = 1;
+    ortWeb.env.wasm.proxy = false;
+    webReady = true;
+  }
+  return ortWeb.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+}
+
+/** A Hugging Face export's pad token id (BERT's [PAD], or the tokenizer's `padding.pad_id`), else 0. */
+function padTokenId(tokenizerJson: Record<string, unknown>, tokenizer: Tokenizer): number {
+  const padding = tokenizerJson['padding'];
+  if (padding !== null && typeof padding === 'object' && 'pad_id' in padding && typeof padding.pad_id === 'number') return padding.pad_id;
+  for (const t of ['[PAD]', '<pad>', '<|pad|>']) {
+    const id = tokenizer.token_to_id(t);
+    if (id !== undefined) return id;
+  }
+  return 0;
+}
+
+/** Checks a feature-extraction export end to end once: tokenise a sentence, run it, expect [1, seq, hidden]. */
+async function checkFeatureExtraction(session: ortWeb.InferenceSession, inputs: TensorSpec[], tokenizer: Tokenizer): Promise<void> {
+  const names = inputs.map((i) => i.name);
+  for (const need of ['input_ids', 'attention_mask']) if (!names.includes(need)) throw new Error(`feature-extraction models take ${need} (inputs: ${names.join(', ')})`);
+  const unknown = names.filter((n) => !['input_ids', 'attention_mask', 'token_type_ids'].includes(n));
+  if (unknown.length > 0) throw new Error(`feature-extraction cannot feed ${unknown.join(', ')}`);
+  const e = tokenizer.encode('Publishing checks that this model runs.', { return_token_type_ids: true });
+  const n = e.ids.length;
+  const t = (xs: number[]): ortWeb.Tensor => new ortWeb.Tensor('int64', BigInt64Array.from(xs.map((x) => BigInt(x))), [1, n]);
+  const all: Record<string, ortWeb.Tensor> = { input_ids: t(e.ids), attention_mask: t(e.attention_mask), token_type_ids: t(e.token_type_ids) };
+  const feeds = Object.fromEntries(names.map((name) => [name, all[name] ?? t(e.ids)]));
+  const out = Object.values(await session.run(feeds))[0];
+  if (out === undefined || out.type !== 'float32' || !(out.dims.length === 3 || out.dims.length === 2)) {
+    throw new Error(`feature-extraction models answer float32 [batch, seq, hidden] (got ${out?.type ?? 'nothing'} [${out?.dims.join(', ') ?? ''}])`);
+  }
+}
+
+function defaultVersion(): string {
+  // Sortable and valid as a version: 20260501-121314.
+  return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}
+
+/** Validates the model in ORT-web and writes the manifest; uploads nothing. */
+export async function preparePublish(path: string, options: PublishOptions): Promise<Prepared> {
+  const log = options.log ?? ((m: string) => console.error(m));
+  if (!ModelIdSchema.safeParse(options.id).success) throw new Error(`--id ${options.id}: lowercase letters, digits and dashes`);
+  if (!isTask(options.task)) throw new Error(`--task ${options.task}: one of ${TASKS.join(', ')}`);
+  const task = options.task;
+  const version = options.version ?? defaultVersion();
+  if (!VersionSchema.safeParse(version).success) throw new Error(`--version ${version}: letters, digits, dot, dash, underscore`);
+  const { model, extra } = collectFiles(path, task);
+  const modelBytes = new Uint8Array(readFileSync(model));
+  log(`loading ${model} (${modelBytes.byteLength} bytes) in onnxruntime-web (WASM, 1 thread)…`);
+  const t0 = performance.now();
+  const session = await webSession(modelBytes).catch((err: unknown) => {
+    throw new Error(`onnxruntime-web cannot load ${model}: ${err instanceof Error ? err.message : String(err)}`);
+  });
+  const loadMs = performance.now() - t0;
+  try {
+    const inputs = tensorSpecs(session.inputMetadata);
+    const outputs = tensorSpecs(session.outputMetadata);
+    const files: PreparedFile[] = [{ name: 'model.onnx', bytes: modelBytes }, ...extra.map((f) => ({ name: basename(f), bytes: new Uint8Array(readFileSync(f)) }))];
+    let preprocess: Record<string, unknown> = {};
+    if (task === 'feature-extraction') {
+      const tokJson = JSON.parse(new TextDecoder().decode(files.find((f) => f.name === 'tokenizer.json')?.bytes)) as Record<string, unknown>;
+      const tokConfigFile = files.find((f) => f.name === 'tokenizer_config.json');
+      const tokConfig = tokConfigFile === undefined ? {} : (JSON.parse(new TextDecoder().decode(tokConfigFile.bytes)) as object);
+      const tokenizer = new Tokenizer(tokJson, tokConfig);
+      await checkFeatureExtraction(session, inputs, tokenizer);
+      preprocess = FeatureExtractionConfigSchema.parse({
+        tokenizer_file: 'tokenizer.json',
+        ...(tokConfigFile === undefined ? {} : { tokenizer_config_file: 'tokenizer_config.json' }),
+        max_length: options.maxLength ?? 512,
+        pad_token_id: padTokenId(tokJson, tokenizer),
+      });
+    }
+    const text = new TextDecoder().decode(modelBytes);
+    // A quantized export carries int8 operators; say so rather than calling it fp32.
+    const int8 = /MatMulInteger|ConvInteger|DynamicQuantizeLinear|DequantizeLinear|QLinear/.test(text);
+    const input: ManifestInput = {
+      id: options.id,
+      version,
+      task,
+      description: options.description ?? `${options.id}: a ${task} model published with the models CLI from ${basename(model)}.`,
+      license: options.license ?? 'unspecified (published by its owner)',
+      source: { kind: 'published', path: basename(path) },
+      files: files.map((f) => ({ name: f.name, bytes: f.bytes.byteLength, sha256: sha256(f.bytes) })),
+      model_file: 'model.onnx',
+      inputs,
+      outputs,
+      ...(options.labels === undefined ? {} : { labels: options.labels }),
+      preprocess,
+      quantization: int8 ? { type: 'int8', method: 'as published', reason: 'the published graph already holds int8 operators' } : { type: 'fp32', method: 'none', reason: 'published as is' },
+      placement: options.placement ?? 'auto',
+      edge_limits: task === 'feature-extraction' ? { max_tokens: 4096, max_batch: 64 } : {},
+      metrics: { onnxruntime_web_load_ms: Number(loadMs.toFixed(1)) },
+      created_at: new Date().toISOString(),
+    };
+    const manifest = ManifestSchema.parse(input);
+    return { manifest, manifestText: `${JSON.stringify(manifest, null, 2)}\n`, files };
+  } finally {
+    await session.release();
+  }
+}
+
+interface Upload {
+  key: string;
+  bytes: Uint8Array | string;
+  contentType: string;
+}
+
+/** Files first, manifest next, `latest` last: a reader never sees a pointer to something half-written. */
+function uploads(p: Prepared): Upload[] {
+  const { id, version } = p.manifest;
+  return [
+    ...p.files.map((f) => ({ key: r2Keys.file(id, version, f.name), bytes: f.bytes, contentType: f.name.endsWith('.json') ? 'application/json' : 'application/octet-stream' })),
+    { key: r2Keys.manifest(id, version), bytes: p.manifestText, contentType: 'application/json' },
+    { key: r2Keys.latest(id), bytes: version, contentType: 'text/plain' },
+  ];
+}
+
+const size = (b: Uint8Array | string): number => (typeof b === 'string' ? Buffer.byteLength(b) : b.byteLength);
+
+async function withProgress(items: Upload[], show: boolean, put: (u: Upload) => Promise<void>): Promise<void> {
+  const total = items.reduce((n, u) => n + size(u.bytes), 0);
+  const bar = show ? new cliProgress.SingleBar({ format: 'uploading [{bar}] {percentage}% | {value}/{total} bytes | {key}', stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
+  bar?.start(total, 0, { key: '' });
+  try {
+    for (const u of items) {
+      bar?.update({ key: u.key });
+      await put(u);
+      bar?.increment(size(u.bytes));
+    }
+  } finally {
+    bar?.stop();
+  }
+}
+
+interface PutBucket {
+  put(key: string, value: Uint8Array | string, options?: { httpMetadata?: { contentType?: string }; customMetadata?: Record<string, string> }): Promise<unknown>;
+}
+
+/** Into the local R2 that `wrangler dev` and `npm start` read (`.wrangler/state/v3`, or `persistPath`). */
+export async function uploadLocal(p: Prepared, options: { persistPath?: string; progress?: boolean } = {}): Promise<void> {
+  const proxy = await getPlatformProxy<{ MODELS: PutBucket }>({ persist: options.persistPath === undefined ? true : { path: options.persistPath } });
+  try {
+    await withProgress(uploads(p), options.progress ?? process.stderr.isTTY, async (u) => {
+      // A plain Uint8Array: the proxy's serialiser refuses Node's Buffer subclass.
+      const value = typeof u.bytes === 'string' ? u.bytes : new Uint8Array(u.bytes);
+      await proxy.env.MODELS.put(u.key, value, { httpMetadata: { contentType: u.contentType }, customMetadata: { sha256: sha256(u.bytes) } });
+    });
+  } finally {
+    await proxy.dispose();
+  }
+}
+
+/** Into the real bucket through wrangler (which holds the account's credentials). */
+export async function uploadRemote(p: Prepared, bucket: string, options: { progress?: boolean; tmpDir: string }): Promise<void> {
+  mkdirSync(options.tmpDir, { recursive: true });
+  await withProgress(uploads(p), options.progress ?? process.stderr.isTTY, (u) => {
+    const file = join(options.tmpDir, sha256(u.key));
+    writeFileSync(file, u.bytes);
+    execFileSync('npx', ['wrangler', 'r2', 'object', 'put', `${bucket}/${u.key}`, '--file', file, '--content-type', u.contentType, '--remote'], { stdio: 'ignore' });
+    return Promise.resolve();
+  });
+}
+
+/** The published layout on disk (`<out>/<id>/<version>/…` and `<out>/<id>/latest`), as build/models has it. */
+export function writeOut(p: Prepared, outRoot: string): string {
+  const dir = join(outRoot, p.manifest.id, p.manifest.version);
+  mkdirSync(dir, { recursive: true });
+  for (const f of p.files) writeFileSync(join(dir, f.name), f.bytes);
+  writeFileSync(join(dir, 'manifest.json'), p.manifestText);
+  writeFileSync(join(outRoot, p.manifest.id, 'latest'), `${p.manifest.version}\n`);
+  return dir;
+}
