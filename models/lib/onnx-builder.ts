@@ -97,7 +97,7 @@ export function tensorValues(t: ITensorProto): TensorValues {
     case DT.INT32:
       return buf ? new Int32Array(buf) : Int32Array.from(t.int32Data ?? []);
     case DT.INT64:
-      return buf ? new BigInt64Array(buf) : BigInt64Array.from((t.int64Data ?? []).map((v) => BigInt(v.toString())));
+      return buf ? new BigInt64Array(buf) : BigInt64Array.from((t.int64Data ?? []).map((v) => BigInt(String(v))));
     default:
       throw new Error(`tensor ${t.name ?? ''}: data type ${t.dataType ?? 'unset'} not supported (count ${count})`);
   }
@@ -105,7 +105,7 @@ export function tensorValues(t: ITensorProto): TensorValues {
 
 /** Dimensions as plain numbers (protobuf int64 fields decode as Long objects). */
 export function tensorDims(t: ITensorProto): number[] {
-  return (t.dims ?? []).map((d) => Number(d.toString()));
+  return (t.dims ?? []).map((d) => Number(String(d)));
 }
 
 /** A node attribute value; the tag makes int vs float explicit, which a plain JS number cannot. */
@@ -255,6 +255,6 @@ export function decode(bytes: Uint8Array): ModelProto {
 
 /** The version a model imports for a domain ('' = default), or undefined. */
 export function opsetVersion(m: IModelProto, domain = ''): number | undefined {
-  for (const o of m.opsetImport ?? []) if ((o.domain ?? '') === domain) return Number((o.version ?? 0).toString());
+  for (const o of m.opsetImport ?? []) if ((o.domain ?? '') === domain) return Number(String(o.version ?? 0));
   return undefined;
 }
