@@ -3,11 +3,17 @@
  * (wrangler dev, local mode) and the origin on :8788, and print one working curl example.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { seedLocal } from './seed.js';
 
 const WORKER_PORT = Number(process.env['PORT'] ?? 8787);
 const ORIGIN_PORT = Number(process.env['ORIGIN_PORT'] ?? 8788);
+// The edge and the origin share one secret; without one set, a fresh random one per run (never a default in git).
+const ORIGIN_SECRET = process.env['ORIGIN_SECRET'] || randomBytes(24).toString('base64url');
+const hasOrigin = existsSync('origin/server.ts');
+// The Worker finds the origin through vars (the secret as a var only here, locally; in production it is a secret).
+const originVars = hasOrigin ? ['--var', `ORIGIN_URL:http://127.0.0.1:${ORIGIN_PORT}`, '--var', `ORIGIN_SECRET:${ORIGIN_SECRET}`] : ['--var', 'ORIGIN_URL:'];
 
 function run(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { stdio: 'inherit' });
@@ -34,13 +40,13 @@ console.log(`local R2 seeded: ${seeded.written} written, ${seeded.skipped} uncha
 
 const children: ChildProcess[] = [];
 // Local mode needs no network: skip miniflare's fetch of the `Request.cf` object (it would only log an error offline).
-const worker = spawn('npx', ['wrangler', 'dev', '--port', String(WORKER_PORT), '--ip', '127.0.0.1', '--show-interactive-dev-session=false'], {
+const worker = spawn('npx', ['wrangler', 'dev', '--port', String(WORKER_PORT), '--ip', '127.0.0.1', '--show-interactive-dev-session=false', ...originVars], {
   stdio: 'inherit',
   env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' },
 });
 children.push(worker);
-if (existsSync('origin/server.ts')) {
-  children.push(spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'origin/server.ts'], { stdio: 'inherit', env: { ...process.env, PORT: String(ORIGIN_PORT) } }));
+if (hasOrigin) {
+  children.push(spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'origin/server.ts'], { stdio: 'inherit', env: { ...process.env, PORT: String(ORIGIN_PORT), ORIGIN_SECRET } }));
 }
 
 const stop = (): void => {
