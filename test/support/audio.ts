@@ -28,7 +28,12 @@ function mulberry32(seed: number): () => number {
 /** espeak-ng's output for one phrase: mono samples and their rate. */
 function speak(text: string, dir: string): { samples: Float32Array; rate: number } {
   const file = join(dir, 'speech.wav');
-  execFileSync('espeak-ng', ['-v', 'en-us', '-s', '160', '-w', file, text]);
+  try {
+    execFileSync('espeak-ng', ['-v', 'en-us', '-s', '160', '-w', file, text]);
+  } catch (err) {
+    const missing = err instanceof Error && 'code' in err && err.code === 'ENOENT';
+    throw new Error(missing ? 'espeak-ng is not installed: apt-get install espeak-ng (.ci/run does it)' : 'espeak-ng failed', { cause: err });
+  }
   const bytes = new Uint8Array(readFileSync(file));
   const header = readWavHeader(bytes);
   return { samples: decodeMono(bytes, header), rate: header.sampleRate };
