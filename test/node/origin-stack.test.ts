@@ -56,7 +56,7 @@ beforeAll(async () => {
     await waitLive(`${origin}/v2/health/live`, stack, 120_000);
     await waitLive(`${edge}/v2/health/live`, stack, 120_000);
   } catch (err) {
-    throw new Error(`${String(err)}\n${log}`);
+    throw new Error(`${String(err)}\n${log}`, { cause: err });
   }
 }, 240_000);
 
