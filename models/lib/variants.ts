@@ -38,6 +38,12 @@ export function buildVariants(fp32: Uint8Array, options: Omit<QuantizeOptions, '
   for (const method of QUANT_METHODS) {
     const { bytes, report } = quantizeModelWithReport(fp32, { ...options, method });
     const skipped = report.skipped.map((s) => `${s.node} (${s.reason})`).join(', ') || 'none';
+    // A method that emitted none of its own rewrites (Conv-only or old-opset graphs under `dynamic`) made the same
+    // graph as another method: measuring it twice would only let timing noise pick between two names for one model.
+    if (report.quantized.length > 0 && !report.quantized.some((q) => q.method === method)) {
+      log(`  int8 ${method}: no ${method} rewrite applies (every weight went weight-only); skipped as a duplicate of qdq`);
+      continue;
+    }
     log(`  int8 ${method}: quantized ${report.quantized.map((q) => `${q.weight} (${q.elements}, ${q.method})`).join(', ') || 'nothing'}; fp32 kept: ${skipped}`);
     out.push({ method, bytes, file: `model.int8-${method}.onnx` });
   }
