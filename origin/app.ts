@@ -144,7 +144,9 @@ export function createOriginApp(deps: OriginDeps): Hono {
       throw new ApiError(422, 'invalid_input', `Model '${manifest.id}' (${manifest.task}) is served through POST /v2/models/${manifest.id}/infer only.`);
     }
     const body = await readPredictBody(c);
-    const parsed = await task.parse(body, manifest, { maxBatch: config.limits.maxBatch, maxTextChars: config.limits.maxTextChars });
+    // Model files a task needs (a tokenizer) come through the registry, sha256-checked, as on the edge.
+    const context = { loadFile: (name: string) => pool.registry.loadModelBytes(manifest, name) };
+    const parsed = await task.parse(body, manifest, { maxBatch: config.limits.maxBatch, maxTextChars: config.limits.maxTextChars }, context);
     const model = await pool.get(manifest);
     const stages: StageTimings = {};
     // The batcher is the runner: the edge's own task code, with concurrent requests stacked underneath it.
