@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import * as ortNode from 'onnxruntime-node';
-import { writeTinyBert } from '../../models/tiny-bert/generate.js';
+import { MAX_POSITIONS, writeTinyBert } from '../../models/tiny-bert/generate.js';
 import { preparePublish } from '../../scripts/publish.js';
 import type { ByoReferences } from './provided.js';
 
@@ -26,7 +26,7 @@ export async function computeByo(): Promise<ByoReferences> {
   const root = mkdtempSync(join(tmpdir(), 'byo-'));
   try {
     const src = writeTinyBert(join(root, 'export'));
-    const prepared = await preparePublish(src, { id: BYO_ID, task: 'feature-extraction', version: BYO_VERSION, placement: 'edge', log: () => undefined });
+    const prepared = await preparePublish(src, { id: BYO_ID, task: 'feature-extraction', version: BYO_VERSION, placement: 'edge', maxLength: MAX_POSITIONS, log: () => undefined });
     const tokenizer = new Tokenizer(JSON.parse(readFileSync(join(src, 'tokenizer.json'), 'utf8')) as object, {});
     const session = await ortNode.InferenceSession.create(join(src, 'model.onnx'), { intraOpNumThreads: 1 });
     const pooled: number[][] = [];

@@ -77,6 +77,12 @@ describe('feature-extraction', () => {
     expectClose(await json<number[]>(res), byo.pooled[0] ?? []);
   });
 
+  it('truncates a text longer than the model positions instead of failing', async () => {
+    const res = await postJson(`/v1/models/${ID}/predict`, { inputs: 'good '.repeat(300) });
+    expect(res.status).toBe(200);
+    expect(await json<number[]>(res)).toHaveLength(32);
+  });
+
   it('422 for bad inputs and parameters', async () => {
     for (const body of [{ inputs: 42 }, { inputs: [''] }, { inputs: 'x', parameters: { normalize: 'yes' } }, { inputs: 'x', parameters: { pooling: 'max' } }]) {
       const res = await postJson(`/v1/models/${ID}/predict`, body);
