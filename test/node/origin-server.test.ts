@@ -43,18 +43,26 @@ async function expectError(res: Response, status: number, code: string, message?
 }
 
 /**
- * A POST on a socket of its own: the server answers 413 before reading the body, and fetch's pool would otherwise
- * reuse that half-read connection for the next test's request.
+ * Announces a body over the limit and sends only its first bytes, on a socket of its own: the origin must refuse on
+ * the Content-Length alone (413 before reading), and no half-sent body can race the answer (EPIPE) or leave a
+ * half-read connection in fetch's pool for the next test.
  */
-function postOnOwnSocket(path: string, body: string): Promise<{ status: number; body: string }> {
+function announceTooBig(path: string, bytes: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${origin.url}${path}`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', authorization: `Bearer ${origin.secret}` } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
+    const req = request(
+      `${origin.url}${path}`,
+      { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': String(bytes), authorization: `Bearer ${origin.secret}` } },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body: text });
+          req.destroy();
+        });
+      },
+    );
     req.on('error', reject);
-    req.end(body);
+    req.write('{"inputs": [');
   });
 }
 
@@ -129,8 +137,7 @@ describe('KServe v2 endpoints', () => {
   it('answers malformed JSON 400, other media types 415, bodies over the limit 413, all in the error shape', async () => {
     await expectError(await call('/v2/models/sentiment-en/infer', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"inputs": [' }), 400, 'invalid_json');
     await expectError(await call('/v2/models/sentiment-en/infer', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' }), 415, 'unsupported_media_type');
-    const big = JSON.stringify({ inputs: [{ name: 'features', shape: [1, 1], datatype: 'FP32', data: [1] }], pad: 'x'.repeat(MAX_BODY) });
-    const tooBig = await postOnOwnSocket('/v2/models/sentiment-en/infer', big);
+    const tooBig = await announceTooBig('/v2/models/sentiment-en/infer', MAX_BODY + 1);
     expect(tooBig.status).toBe(413);
     expect((JSON.parse(tooBig.body) as ErrorJson).error.code).toBe('payload_too_large');
   });
