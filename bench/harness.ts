@@ -23,12 +23,17 @@ export function summarize(times: readonly number[]): Summary {
   return { n: times.length, p50: percentile(times, 50), p99: percentile(times, 99) };
 }
 
+/** Minimum warm-up time before measuring (V8 tiers hot WASM up from Liftoff to TurboFan). */
+export const WARMUP_MS = 2000;
+
 /**
  * Times an async call the way the bench Worker must inside workerd (whose clock moves in 1 ms steps): each
  * sample is the mean of a block of calls lasting ≥ 25 ms. Used on the Node side too, so ratios compare like with like.
  */
 export async function timeBlocks(call: () => Promise<unknown>, iterations: number, warmup: number): Promise<Summary & { block: number }> {
-  for (let i = 0; i < warmup; i++) await call();
+  // V8 runs WASM in its baseline tier until functions get hot: warm for a time, not only a count, on both sides.
+  const warmStart = performance.now();
+  for (let i = 0; i < warmup || performance.now() - warmStart < WARMUP_MS; i++) await call();
   let block = 1;
   for (;;) {
     const t = performance.now();

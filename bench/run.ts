@@ -1,7 +1,27 @@
 /** @module `npm run bench`: runs every benchmark in one process and writes the tables under bench/results/. */
+import { cpus, loadavg } from 'node:os';
+import { benchAudio } from './audio.js';
 import { benchEdge } from './edge.js';
 import { writeResults } from './harness.js';
+import { benchOrigin, printOrigin } from './origin.js';
+import { benchZoo } from './zoo.js';
 
-const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length };
-results['edge'] = await benchEdge();
+// One section can be run alone: `npm run bench -- edge` (names: edge, zoo, audio, origin).
+const only = new Set(process.argv.slice(2));
+const want = (name: string): boolean => only.size === 0 || only.has(name);
+
+const results: Record<string, unknown> = {
+  date: new Date().toISOString(),
+  node: process.version,
+  cpus: cpus().length,
+  // Shared, noisy machines: the load when the run started says how far to trust absolute figures.
+  loadavg: loadavg(),
+};
+if (want('edge')) results['edge'] = await benchEdge();
+if (want('zoo')) results['zoo'] = await benchZoo();
+if (want('audio')) results['audio'] = await benchAudio();
+if (want('origin')) {
+  const origin = await benchOrigin();
+  results['origin'] = { tables: printOrigin(origin), raw: origin };
+}
 console.log(`\nwritten: ${writeResults('bench', results)}`);

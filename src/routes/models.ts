@@ -4,6 +4,11 @@ import type { Manifest } from '../storage/manifest.js';
 import { parseModelRef } from '../storage/registry.js';
 import { services, type AppEnv } from './services.js';
 
+const numberMetric = (m: Manifest, key: string): number | null => {
+  const v = m.metrics[key];
+  return typeof v === 'number' ? v : null;
+};
+
 /** What a caller may see of a manifest: everything but file plumbing and preprocessing internals. */
 export function modelCard(m: Manifest): Record<string, unknown> {
   return {
@@ -15,6 +20,9 @@ export function modelCard(m: Manifest): Record<string, unknown> {
     license: m.license,
     source: m.source,
     size_bytes: m.files.reduce((n, f) => n + f.bytes, 0),
+    // The two figures a caller compares models by, lifted out of `metrics` (null when the build measured none).
+    accuracy: numberMetric(m, 'accuracy'),
+    edge_latency_ms_p50: numberMetric(m, 'edge_latency_ms_p50'),
     quantization: m.quantization,
     labels: m.labels,
     inputs: m.inputs,

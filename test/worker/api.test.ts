@@ -25,6 +25,8 @@ describe('catalogue', () => {
     expect(card?.task).toBe('text-classification');
     expect(card?.quantization.type).toBe('int8');
     expect(typeof card?.metrics['accuracy']).toBe('number');
+    expect(card).toMatchObject({ accuracy: card?.metrics['accuracy'], edge_latency_ms_p50: card?.metrics['edge_latency_ms_p50'] });
+    expect(typeof (card as { accuracy?: unknown } | undefined)?.accuracy).toBe('number');
   });
 });
 
