@@ -11,7 +11,7 @@ import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { writeTinyBert } from '../models/tiny-bert/generate.js';
 import { BUILD_DIR } from '../scripts/model-store.js';
-import { startWrangler, summarize, table, type Summary } from './harness.js';
+import { fetchRetry, startWrangler, summarize, table, type Summary } from './harness.js';
 
 const ITER = Number(process.env['BENCH_ITER'] ?? 300);
 /**
@@ -82,7 +82,7 @@ async function timeWorkerd(c: Case): Promise<Summary & { heapBytes: number; crea
     const form = new FormData();
     form.set('model', new Blob([readFileSync(c.file)]), 'model.onnx');
     form.set('spec', JSON.stringify({ feeds: c.feeds, iterations: ITER, warmup: WARMUP }));
-    const res = await fetch(`${worker.url}/run`, { method: 'POST', body: form });
+    const res = await fetchRetry(`${worker.url}/run`, { method: 'POST', body: form });
     if (!res.ok) throw new Error(`bench worker: ${res.status} ${await res.text()}`);
     const body = (await res.json()) as { times: number[]; heapBytes: number; createMs: number };
     return { ...summarize(body.times), heapBytes: body.heapBytes, createMs: body.createMs };

@@ -10,8 +10,8 @@ import * as ortWeb from 'onnxruntime-web';
 import { readBuiltModels } from '../scripts/model-store.js';
 import { seedLocal } from '../scripts/seed.js';
 import { ManifestSchema, type Manifest } from '../src/storage/manifest.js';
-import { featurizeBatch, TextFeatureConfigSchema } from '../src/tasks/text-features.js';
-import { startWrangler, summarize, table, timeBlocks, type Summary } from './harness.js';
+import { sparseBatch, TextFeatureConfigSchema } from '../src/tasks/text-features.js';
+import { fetchRetry, startWrangler, summarize, table, timeBlocks, type Summary } from './harness.js';
 
 const ITER = Number(process.env['BENCH_ITER'] ?? 300);
 const WARMUP = 30;
@@ -37,11 +37,21 @@ async function timeWebNode(file: string, feeds: Record<string, ortWeb.Tensor>): 
   return summary;
 }
 
-async function timeWorkerd(url: string, file: string, input: string, dims: number[], data: Float32Array): Promise<Summary & { heapBytes: number }> {
+interface BagFeeds {
+  dims: number[];
+  indices: BigInt64Array;
+  values: Float32Array;
+}
+
+async function timeWorkerd(url: string, file: string, bag: BagFeeds): Promise<Summary & { heapBytes: number }> {
   const form = new FormData();
   form.set('model', new Blob([readFileSync(file)]), 'model.onnx');
-  form.set('spec', JSON.stringify({ feeds: [{ name: input, type: 'float32', dims, data: Array.from(data) }], iterations: ITER, warmup: WARMUP }));
-  const res = await fetch(`${url}/run`, { method: 'POST', body: form });
+  const feeds = [
+    { name: 'indices', type: 'int64', dims: bag.dims, data: Array.from(bag.indices, Number) },
+    { name: 'values', type: 'float32', dims: bag.dims, data: Array.from(bag.values) },
+  ];
+  form.set('spec', JSON.stringify({ feeds, iterations: ITER, warmup: WARMUP }));
+  const res = await fetchRetry(`${url}/run`, { method: 'POST', body: form });
   if (!res.ok) throw new Error(`bench worker: ${res.status} ${await res.text()}`);
   const body = (await res.json()) as { times: number[]; heapBytes: number };
   return { ...summarize(body.times), heapBytes: body.heapBytes };
@@ -67,7 +77,6 @@ export async function benchEdge(): Promise<unknown> {
   const manifest: Manifest = ManifestSchema.parse(JSON.parse(built.manifestText));
   const config = TextFeatureConfigSchema.parse(manifest.preprocess);
   const heldout = JSON.parse(readFileSync(join(built.dir, 'heldout.json'), 'utf8')) as { text: string }[];
-  const input = manifest.inputs[0]?.name ?? 'features';
   const variants: Variant[] = [
     { name: 'fp32', file: join(built.dir, 'model.fp32.onnx'), bytes: statSync(join(built.dir, 'model.fp32.onnx')).size },
     { name: `int8 (${manifest.quantization.method})`, file: join(built.dir, manifest.model_file), bytes: statSync(join(built.dir, manifest.model_file)).size },
@@ -80,12 +89,13 @@ export async function benchEdge(): Promise<unknown> {
   try {
     for (const batch of [1, 32]) {
       const texts = Array.from({ length: batch }, (_, i) => heldout[i % heldout.length]?.text ?? '');
-      const data = featurizeBatch(texts, config);
-      const dims = [batch, config.buckets];
+      // The model's input: an embedding bag (indices + values), [batch, widest row's feature count].
+      const b = sparseBatch(texts, config);
+      const bag: BagFeeds = { dims: [batch, b.width], indices: b.indices, values: b.values };
       for (const v of variants) {
-        const node = await timeNode(v.file, { [input]: new ortNode.Tensor('float32', data, dims) });
-        const web = await timeWebNode(v.file, { [input]: new ortWeb.Tensor('float32', data, dims) });
-        const edge = await timeWorkerd(benchWorker.url, v.file, input, dims, data);
+        const node = await timeNode(v.file, { indices: new ortNode.Tensor('int64', bag.indices, bag.dims), values: new ortNode.Tensor('float32', bag.values, bag.dims) });
+        const web = await timeWebNode(v.file, { indices: new ortWeb.Tensor('int64', bag.indices, bag.dims), values: new ortWeb.Tensor('float32', bag.values, bag.dims) });
+        const edge = await timeWorkerd(benchWorker.url, v.file, bag);
         raw[`${v.name} b${batch}`] = { node, webNode: web, workerd: edge };
         if (batch === 1 && v.file.endsWith(manifest.model_file)) servedRunP50 = edge.p50;
         runRows.push([v.name, String(batch), edge.p50, edge.p99, node.p50, node.p99, web.p50, edge.p50 / node.p50, web.p50 / node.p50, `${(edge.heapBytes / 2 ** 20).toFixed(0)} MiB`]);

@@ -74,6 +74,18 @@ export function writeResults(name: string, data: unknown): string {
   return file;
 }
 
+/**
+ * fetch with one retry: after a long pause (warm-ups elsewhere) the server may have closed the kept-alive socket,
+ * and undici does not retry a POST on its own. Bench endpoints are idempotent, so retrying is safe.
+ */
+export async function fetchRetry(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch {
+    return fetch(url, init);
+  }
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -100,12 +112,20 @@ export async function startWrangler(configPath: string, readyPath: string, extra
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' } },
   );
   let log = '';
-  child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  const keep = (d: Buffer): void => {
+    log += d.toString();
+    if (process.env['BENCH_DEBUG'] !== undefined) process.stderr.write(d);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
+  for (;;) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited: ${log.slice(-2000)}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGTERM');
+      throw new Error(`wrangler dev did not answer ${readyPath} within 120 s: ${log.slice(-2000)}`);
+    }
     try {
       if ((await fetch(url + readyPath)).ok) break;
     } catch {
@@ -113,6 +133,9 @@ export async function startWrangler(configPath: string, readyPath: string, extra
     }
     await new Promise((r) => setTimeout(r, 300));
   }
+  child.on('exit', (code) => {
+    if (code !== 0 && code !== null) console.error(`wrangler dev (${configPath}) exited with ${code}: ${log.slice(-2000)}`);
+  });
   return {
     url,
     stop: () =>

@@ -15,7 +15,7 @@ import { lineInputs } from '../models/text-orientation/recipe.js';
 import type { RenderedLine } from '../models/text-orientation/render.js';
 import { readBuiltModels } from '../scripts/model-store.js';
 import { ManifestSchema, type Manifest } from '../src/storage/manifest.js';
-import { startWrangler, table, timeBlocks, type Summary } from './harness.js';
+import { fetchRetry, startWrangler, table, timeBlocks, type Summary } from './harness.js';
 
 const ITER = Number(process.env['BENCH_ITER'] ?? 300);
 const WARMUP = 30;
@@ -81,7 +81,7 @@ async function timeWorkerd(url: string, file: string, c: Case): Promise<Summary 
   const form = new FormData();
   form.set('model', new Blob([readFileSync(file)]), 'model.onnx');
   form.set('spec', JSON.stringify({ feeds: [{ name: c.input, type: 'float32', dims: c.dims, data: Array.from(c.data) }], iterations: ITER, warmup: WARMUP }));
-  const res = await fetch(`${url}/run`, { method: 'POST', body: form });
+  const res = await fetchRetry(`${url}/run`, { method: 'POST', body: form });
   if (!res.ok) throw new Error(`bench worker: ${res.status} ${await res.text()}`);
   const body = (await res.json()) as { times: number[]; heapBytes: number };
   const sorted = [...body.times].sort((a, b) => a - b);
