@@ -12,7 +12,7 @@ import { ApiError, invalidInput } from '../src/lib/errors.js';
 import type { Manifest } from '../src/storage/manifest.js';
 import { parseModelRef, type ModelRef } from '../src/storage/registry.js';
 import { taskModule } from '../src/tasks/index.js';
-import { inferResponse, modelMetadata, parseInferRequest } from '../src/tasks/kserve.js';
+import { inferResponse, modelMetadata, parseInferRequest, runInfer } from '../src/tasks/kserve.js';
 import { InputError, runTask, type RequestBody, type StageTimings } from '../src/tasks/task.js';
 import { QueueFullError } from './batcher.js';
 import type { OriginServerConfig } from './config.js';
@@ -130,7 +130,7 @@ export function createOriginApp(deps: OriginDeps): Hono {
       const parsed = parseInferRequest(await readJson(c), manifest, config.limits.maxInferElements);
       const model = await pool.get(manifest);
       const t = performance.now();
-      const outputs = await model.batcher.run(parsed.feeds, parsed.outputNames);
+      const outputs = await runInfer(model.batcher, parsed);
       c.header('Server-Timing', serverTiming({ inference: performance.now() - t }));
       c.header('X-Model', `${manifest.id}@${manifest.version}`);
       return c.json(inferResponse(manifest, parsed, outputs));

@@ -14,6 +14,11 @@ export interface BatcherOptions {
   maxQueueSize: number;
   /** Whether the model's inputs and outputs all have a dynamic first dimension (else every run goes alone). */
   stackable: boolean;
+  /**
+   * Inputs whose dim 1 may be zero-padded so rows of different lengths stack (the manifest's `batching.pad_inputs`:
+   * an embedding bag's indices/values, token ids with their mask). Outputs must not depend on that dimension.
+   */
+  padInputs?: readonly string[];
   /** Model runs allowed at once (one per execution instance). */
   instances?: number;
   run: (feeds: Feeds, outputNames: readonly string[] | undefined) => Promise<Outputs>;
@@ -45,13 +50,18 @@ function rowsOf(feeds: Feeds): number {
   return first?.dims[0] ?? 1;
 }
 
-/** What must be equal for two runs to share a batch: input names, types, trailing dims, requested outputs. */
-function signatureOf(feeds: Feeds, outputNames: readonly string[] | undefined): string {
+/**
+ * What must be equal for two runs to share a batch: input names, types, trailing dims (dim 1 excepted for padded
+ * inputs), requested outputs.
+ */
+function signatureOf(feeds: Feeds, outputNames: readonly string[] | undefined, padded: ReadonlySet<string>): string {
   const inputs = Object.keys(feeds)
     .sort()
     .map((k) => {
       const t = feeds[k];
-      return t === undefined ? k : `${k}:${t.type}:${t.dims.slice(1).join('x')}`;
+      if (t === undefined) return k;
+      const trailing = padded.has(k) && t.dims.length === 2 ? ['*'] : t.dims.slice(1);
+      return `${k}:${t.type}:${trailing.join('x')}`;
     });
   return `${inputs.join(',')}|${outputNames?.join(',') ?? '*'}`;
 }
@@ -71,8 +81,26 @@ function concatData(parts: Data[]): Data {
   return out;
 }
 
-/** Stacks the same-signature feeds of several runs along dim 0. */
-export function stackFeeds(all: readonly Feeds[]): Feeds {
+/** Widens a [rows, w] tensor to [rows, width] with zeros (0n / 0 / false / '') after each row's values. */
+export function padColumns(t: TensorData, width: number): TensorData {
+  const [rows = 0, w = 0] = t.dims;
+  if (t.dims.length !== 2 || w === width) return t;
+  const src = t.data;
+  const take = (r: number): Data => src.slice(r * w, (r + 1) * w);
+  if (Array.isArray(src)) {
+    const fill = typeof src[0] === 'string' ? '' : false;
+    const out: (string | boolean)[] = [];
+    for (let r = 0; r < rows; r++) out.push(...(take(r) as (string | boolean)[]), ...Array<string | boolean>(width - w).fill(fill));
+    return { type: t.type, dims: [rows, width], data: out as Data };
+  }
+  const Ctor = src.constructor as new (n: number) => Exclude<Data, unknown[]>;
+  const out = new Ctor(rows * width);
+  for (let r = 0; r < rows; r++) (out as { set(a: ArrayLike<number | bigint>, o: number): void }).set(take(r) as ArrayLike<number | bigint>, r * width);
+  return { type: t.type, dims: [rows, width], data: out };
+}
+
+/** Stacks the same-signature feeds of several runs along dim 0, zero-padding `padded` inputs' dim 1 to the widest. */
+export function stackFeeds(all: readonly Feeds[], padded: ReadonlySet<string> = new Set()): Feeds {
   const first = all[0];
   if (first === undefined) return {};
   const out: Feeds = {};
@@ -82,10 +110,12 @@ export function stackFeeds(all: readonly Feeds[]): Feeds {
       if (t === undefined) throw new Error(`input ${name} is missing from a stacked run`);
       return t;
     });
-    const head = parts[0];
+    const width = padded.has(name) ? Math.max(...parts.map((t) => t.dims[1] ?? 0)) : undefined;
+    const even = width === undefined ? parts : parts.map((t) => padColumns(t, width));
+    const head = even[0];
     if (head === undefined) continue;
-    const rows = parts.reduce((n, t) => n + (t.dims[0] ?? 0), 0);
-    out[name] = { type: head.type, dims: [rows, ...head.dims.slice(1)], data: concatData(parts.map((t) => t.data)) };
+    const rows = even.reduce((n, t) => n + (t.dims[0] ?? 0), 0);
+    out[name] = { type: head.type, dims: [rows, ...head.dims.slice(1)], data: concatData(even.map((t) => t.data)) };
   }
   return out;
 }
@@ -102,9 +132,11 @@ export class DynamicBatcher implements ModelRunner {
   private running = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly instances: number;
+  private readonly padded: ReadonlySet<string>;
 
   constructor(private readonly options: BatcherOptions) {
     this.instances = Math.max(1, options.instances ?? 1);
+    this.padded = new Set(options.padInputs ?? []);
   }
 
   get depth(): number {
@@ -117,7 +149,7 @@ export class DynamicBatcher implements ModelRunner {
       return Promise.reject(new QueueFullError(Math.max(1, Math.ceil((this.options.maxQueueDelayMs * this.queue.length) / 1000))));
     }
     return new Promise<Outputs>((resolve, reject) => {
-      this.queue.push({ feeds, outputNames, rows: rowsOf(feeds), signature: signatureOf(feeds, outputNames), enqueuedAt: performance.now(), resolve, reject });
+      this.queue.push({ feeds, outputNames, rows: rowsOf(feeds), signature: signatureOf(feeds, outputNames, this.padded), enqueuedAt: performance.now(), resolve, reject });
       this.options.onQueueDepth?.(this.queue.length);
       this.pump();
     });
@@ -184,7 +216,7 @@ export class DynamicBatcher implements ModelRunner {
     let outputs: Outputs;
     try {
       this.options.onBatch?.(rows, batch.length);
-      outputs = await this.options.run(stackFeeds(batch.map((p) => p.feeds)), first.outputNames);
+      outputs = await this.options.run(stackFeeds(batch.map((p) => p.feeds), this.padded), first.outputNames);
       for (const [name, t] of Object.entries(outputs)) {
         if (t.dims[0] !== rows) throw new Error(`output ${name} has ${t.dims[0] ?? 'no'} rows for a batch of ${rows}`);
       }

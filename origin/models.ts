@@ -85,6 +85,7 @@ export class ModelPool {
       maxQueueDelayMs: b.enabled ? (b.maxQueueDelayMs ?? cfg?.max_queue_delay_ms ?? BATCHING_DEFAULTS.maxQueueDelayMs) : 0,
       maxQueueSize: b.maxQueueSize ?? cfg?.max_queue_size ?? BATCHING_DEFAULTS.maxQueueSize,
       stackable: isStackable(manifest),
+      padInputs: cfg?.pad_inputs ?? [],
       run: async (feeds, outputNames) => {
         const end = m.runSeconds.startTimer(labels);
         try {

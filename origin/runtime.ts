@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { Feeds, Outputs, TensorData } from '../src/tasks/tensor.js';
+import { ModelRunError, type Feeds, type Outputs, type TensorData } from '../src/tasks/tensor.js';
 
 export type ExecutionProvider = 'cuda' | 'cpu';
 
@@ -99,7 +99,12 @@ export async function createOriginSession(bytes: Uint8Array, options: RuntimeOpt
     async run(feeds, outputNames) {
       const ortFeeds: Record<string, ort.Tensor> = {};
       for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrt(t);
-      const result = outputNames === undefined ? await s.run(ortFeeds) : await s.run(ortFeeds, [...outputNames]);
+      let result: ort.InferenceSession.OnnxValueMapType;
+      try {
+        result = outputNames === undefined ? await s.run(ortFeeds) : await s.run(ortFeeds, [...outputNames]);
+      } catch (err) {
+        throw new ModelRunError(err instanceof Error ? err.message : String(err));
+      }
       const out: Outputs = {};
       for (const [name, t] of Object.entries(result)) out[name] = fromOrt(t);
       return out;

@@ -1,6 +1,7 @@
 /** @module Runs built .onnx files the way production does: onnxruntime-node (origin) and onnxruntime-web WASM (edge), one thread. */
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
+import type { Feeds, TensorData } from '../../src/tasks/tensor.js';
 
 /** A float32 input batch, row-major. */
 export interface FloatBatch {
@@ -51,6 +52,48 @@ export async function runFloat(bytes: Uint8Array, input: FloatBatch, output: str
   }
 }
 
+/** Any input: one float batch, or named runtime-neutral tensors (e.g. int64 indices + float values). */
+export type EvalInput = FloatBatch | Feeds;
+
+function asFeeds(input: EvalInput): Feeds {
+  if ('name' in input && typeof input.name === 'string' && 'data' in input && input.data instanceof Float32Array) {
+    const batch = input as FloatBatch;
+    return { [batch.name]: { type: 'float32', dims: batch.dims, data: batch.data } };
+  }
+  return input as Feeds;
+}
+
+type TensorCtor<T> = new (type: 'float32' | 'int64' | 'int32' | 'uint8' | 'int8', data: Float32Array | BigInt64Array | Int32Array | Uint8Array | Int8Array, dims: readonly number[]) => T;
+
+function tensors<T>(Tensor: TensorCtor<T>, feeds: Feeds): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const [name, t] of Object.entries(feeds)) out[name] = tensorOf(Tensor, t);
+  return out;
+}
+
+function tensorOf<T>(Tensor: TensorCtor<T>, t: TensorData): T {
+  const d = t.data;
+  if (d instanceof Float32Array) return new Tensor('float32', d, t.dims);
+  if (d instanceof BigInt64Array) return new Tensor('int64', d, t.dims);
+  if (d instanceof Int32Array) return new Tensor('int32', d, t.dims);
+  if (d instanceof Int8Array) return new Tensor('int8', d, t.dims);
+  if (d instanceof Uint8Array) return new Tensor('uint8', d, t.dims);
+  throw new Error(`unsupported eval tensor type ${t.type}`);
+}
+
+/** Runs the model once on `feeds` (any input types) in onnxruntime-node and returns the named float output. */
+export async function runFeeds(bytes: Uint8Array, feeds: Feeds, output: string): Promise<Float32Array> {
+  const session = await nodeSession(bytes);
+  try {
+    const out = await session.run(tensors(ortNode.Tensor as unknown as TensorCtor<ortNode.Tensor>, feeds), [output]);
+    const t = out[output];
+    if (t === undefined || !(t.data instanceof Float32Array)) throw new Error(`output ${output} missing or not float32`);
+    return t.data.slice();
+  } finally {
+    await session.release();
+  }
+}
+
 /** Graph input/output names as a loaded session reports them. */
 export async function ioNames(bytes: Uint8Array): Promise<{ inputs: readonly string[]; outputs: readonly string[] }> {
   const s = await nodeSession(bytes);
@@ -74,13 +117,14 @@ export interface LatencyOptions {
 }
 
 /** p50 wall time (ms) of `session.run` on one fixed input, after warm-up runs. */
-export async function p50Latency(bytes: Uint8Array, input: FloatBatch, options: LatencyOptions): Promise<number> {
+export async function p50Latency(bytes: Uint8Array, input: EvalInput, options: LatencyOptions): Promise<number> {
+  const neutral = asFeeds(input);
   const warmup = options.warmup ?? 20;
   const iterations = options.iterations ?? 300;
   const times: number[] = [];
   if (options.runtime === 'node') {
     const s = await nodeSession(bytes);
-    const feeds = { [input.name]: new ortNode.Tensor('float32', input.data, input.dims) };
+    const feeds = tensors(ortNode.Tensor as unknown as TensorCtor<ortNode.Tensor>, neutral);
     for (let i = 0; i < warmup + iterations; i++) {
       const t0 = performance.now();
       await s.run(feeds);
@@ -89,7 +133,7 @@ export async function p50Latency(bytes: Uint8Array, input: FloatBatch, options: 
     await s.release();
   } else {
     const s = await webSession(bytes);
-    const feeds = { [input.name]: new ortWeb.Tensor('float32', input.data, input.dims) };
+    const feeds = tensors(ortWeb.Tensor as unknown as TensorCtor<ortWeb.Tensor>, neutral);
     for (let i = 0; i < warmup + iterations; i++) {
       const t0 = performance.now();
       await s.run(feeds);

@@ -1,4 +1,4 @@
-/** @module Int8 post-training weight quantization of ONNX models (MatMul, Gemm, Conv), written for onnxruntime 1.30. */
+/** @module Int8 post-training weight quantization of ONNX models (MatMul, Gemm, Conv, Gather tables), written for onnxruntime 1.30. */
 import {
   attr,
   decode,
@@ -32,7 +32,7 @@ export interface QuantizeOptions {
   /** Weights with fewer elements stay fp32: biases and tiny layers gain nothing and lose accuracy. */
   minElements?: number;
   /** Op types to consider. */
-  ops?: readonly ('MatMul' | 'Gemm' | 'Conv')[];
+  ops?: readonly ('MatMul' | 'Gemm' | 'Conv' | 'Gather')[];
   /** Node names (or first output names) to leave alone. */
   exclude?: readonly string[];
   /**
@@ -154,7 +154,7 @@ export function quantizeModelProto(m: ModelProto, options: QuantizeOptions): Qua
   const g = m.graph;
   if (!g) throw new Error('model has no graph');
   const minElements = options.minElements ?? DEFAULT_MIN_ELEMENTS;
-  const ops = new Set<string>(options.ops ?? ['MatMul', 'Gemm', 'Conv']);
+  const ops = new Set<string>(options.ops ?? ['MatMul', 'Gemm', 'Conv', 'Gather']);
   const exclude = new Set(options.exclude ?? []);
   const qmax = options.reduceRange === true ? 63 : 127;
   const opset = opsetVersion(m) ?? 1;
@@ -265,8 +265,30 @@ export function quantizeModelProto(m: ModelProto, options: QuantizeOptions): Qua
     };
   };
 
-  const floatWeight = (n: INodeProto): { name: string; values: Float32Array; dims: number[] } | string => {
-    const name = n.input?.[1] ?? '';
+  /**
+   * Gather over a float table (an embedding bag's weights): Gather the int8 rows, then Cast × per-column scale.
+   * Only the gathered rows are dequantized, so a run stays O(rows used); no activation is quantized, so a row's
+   * answer does not depend on the rows batched with it. Both methods emit this (it is weight-only).
+   */
+  const gatherWeight = (n: INodeProto, weightName: string, w: Float32Array, dims: number[]): Rewrite => {
+    const { q, scales } = quantizePerChannel(w, dims, 1, qmax);
+    const qName = names.fresh(`${weightName}_quantized`);
+    const sName = names.fresh(`${weightName}_scale`);
+    const gathered = names.fresh(`${label(n)}_int8`);
+    const gatheredF = names.fresh(`${label(n)}_int8_float`);
+    return {
+      nodes: [
+        { ...n, input: replaceAt(n.input ?? [], 0, qName), output: [gathered] },
+        node('Cast', [gathered], [gatheredF], { to: attr.int(onnx.TensorProto.DataType.FLOAT) }, { name: names.fresh(`${label(n)}_Cast`) }),
+        node('Mul', [gatheredF, sName], [n.output?.[0] ?? ''], {}, { name: names.fresh(`${label(n)}_scale_Mul`) }),
+      ],
+      initializers: [tensor(qName, q, dims), tensor(sName, scales, [dims[1] ?? 1])],
+      method: 'qdq',
+    };
+  };
+
+  const floatWeight = (n: INodeProto, index = 1): { name: string; values: Float32Array; dims: number[] } | string => {
+    const name = n.input?.[index] ?? '';
     const t = inits.get(name);
     if (t === undefined) return 'weight is not an initializer';
     if (graphInputs.has(name)) return 'weight is also a graph input';
@@ -282,6 +304,12 @@ export function quantizeModelProto(m: ModelProto, options: QuantizeOptions): Qua
     const op = n.opType ?? '';
     if (!ops.has(op)) return undefined;
     if (exclude.has(label(n)) || exclude.has(n.output?.[0] ?? '')) return skip(n, 'excluded');
+    if (op === 'Gather') {
+      const table = floatWeight(n, 0);
+      if (typeof table === 'string') return skip(n, table);
+      if (table.dims.length !== 2 || attrInt(n, 'axis', 0) !== 0) return skip(n, 'Gather is not over rows of a 2-D table');
+      return gatherWeight(n, table.name, table.values, table.dims);
+    }
     const w = floatWeight(n);
     if (typeof w === 'string') return skip(n, w);
     if (opset < 13) return castMulWeight(n, w.name, w.values, w.dims, op === 'Gemm' && attrInt(n, 'transB', 0) !== 1 ? 1 : op === 'Conv' || op === 'Gemm' ? 0 : w.dims.length - 1);
@@ -341,11 +369,12 @@ export function quantizeModelProto(m: ModelProto, options: QuantizeOptions): Qua
     }
     newNodes.push(...r.nodes);
     newInits.push(...r.initializers);
-    const t = inits.get(n.input?.[1] ?? '');
+    const weight = n.opType === 'Gather' ? (n.input?.[0] ?? '') : (n.input?.[1] ?? '');
+    const t = inits.get(weight);
     report.quantized.push({
       node: label(n),
       op: n.opType ?? '',
-      weight: n.input?.[1] ?? '',
+      weight,
       elements: t ? tensorDims(t).reduce((a, b) => a * b, 1) : 0,
       method: r.method,
     });

@@ -4,7 +4,7 @@
  * set; ship the fastest int8 variant that loses at most one point, or fp32 with the reason.
  */
 import type { Manifest } from '../../src/storage/manifest.js';
-import { p50Latency, type FloatBatch } from './ort-eval.js';
+import { p50Latency, type EvalInput } from './ort-eval.js';
 import { QUANT_METHODS, quantizeModelWithReport, type QuantizeOptions, type QuantMethod } from './quantize.js';
 
 export type VariantName = QuantMethod | 'fp32';
@@ -54,7 +54,7 @@ export function buildVariants(fp32: Uint8Array, options: Omit<QuantizeOptions, '
 export async function measureVariants(
   variants: readonly Variant[],
   evaluate: (bytes: Uint8Array) => Promise<{ accuracy: number; extra?: Record<string, number> }>,
-  one: FloatBatch,
+  one: EvalInput,
   log: (m: string) => void,
   latency: { warmup?: number; iterations?: number } = {},
 ): Promise<Map<VariantName, Measured>> {

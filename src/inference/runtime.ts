@@ -11,7 +11,7 @@
 import * as ort from 'onnxruntime-web/wasm';
 import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.wasm';
 import type { DType } from '../storage/manifest.js';
-import type { Feeds, Outputs, TensorData } from '../tasks/tensor.js';
+import { ModelRunError, type Feeds, type Outputs, type TensorData } from '../tasks/tensor.js';
 
 const WASM_FILE = 'ort-wasm-simd-threaded.wasm';
 
@@ -87,7 +87,12 @@ function wrap(session: ort.InferenceSession): EdgeSession {
       const ortFeeds: Record<string, ort.Tensor> = {};
       for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrt(t);
       runtimeState.runs += 1;
-      const result = outputNames ? await session.run(ortFeeds, outputNames) : await session.run(ortFeeds);
+      let result: ort.InferenceSession.OnnxValueMapType;
+      try {
+        result = outputNames ? await session.run(ortFeeds, outputNames) : await session.run(ortFeeds);
+      } catch (err) {
+        throw new ModelRunError(err instanceof Error ? err.message : String(err));
+      }
       const out: Outputs = {};
       for (const [name, t] of Object.entries(result)) {
         out[name] = fromOrt(t);

@@ -8,7 +8,7 @@ import { dispatch, placementReason, type DispatchNote } from '../routing/dispatc
 import { originClient } from '../routing/origin-client.js';
 import { decidePlacement } from '../routing/placement.js';
 import { parseModelRef, type ModelRef } from '../storage/registry.js';
-import { inferCacheInput, inferResponse, modelMetadata, parseInferRequest } from '../tasks/kserve.js';
+import { inferCacheInput, inferResponse, modelMetadata, parseInferRequest, runInfer } from '../tasks/kserve.js';
 import { limitBody, readJson } from './body.js';
 import { wantsNoStore, predictionHeaders } from './predict.js';
 import { services, type AppEnv } from './services.js';
@@ -65,7 +65,7 @@ for (const base of ['/models/:id', '/models/:id/versions/:version']) {
               const stages: { fetch?: number } = {};
               const session = await edgeSession(manifest, registry, stages);
               const started = performance.now();
-              const outputs = await session.run(parsed.feeds, parsed.outputNames);
+              const outputs = await runInfer(session, parsed);
               Object.assign(t, stages, { inference: performance.now() - started });
               return inferResponse(manifest, parsed, outputs);
             },

@@ -84,6 +84,8 @@ export const ManifestSchema = z.object({
       max_queue_delay_ms: z.number().nonnegative(),
       /** Waiting requests beyond which the origin answers 429 (origin default when absent). */
       max_queue_size: z.number().int().positive().optional(),
+      /** Inputs whose dim 1 may be zero-padded to stack rows of different lengths (embedding bags, token ids + mask). */
+      pad_inputs: z.array(z.string()).optional(),
     })
     .optional(),
   cache: z.object({ ttl_seconds: z.number().int().min(60) }).default({ ttl_seconds: 86_400 }),

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { describeIssues } from '../lib/errors.js';
 import type { DType, Manifest, TensorSpec } from '../storage/manifest.js';
 import { InputError } from './task.js';
-import { elementCount, type Feeds, type Outputs, type TensorData } from './tensor.js';
+import { elementCount, ModelRunError, type Feeds, type ModelRunner, type Outputs, type TensorData } from './tensor.js';
 
 export const KSERVE_DATATYPES = {
   FP32: 'float32',
@@ -154,6 +154,21 @@ export function parseInferRequest(body: unknown, manifest: Manifest, maxElements
   });
   const first = req.inputs[0];
   return { id: req.id, feeds, outputNames, batch: first?.shape[0] ?? 1 };
+}
+
+/**
+ * Runs raw tensors. The checks above cover names, types and shapes, but not values (an index past an embedding
+ * table, say): when the runtime refuses the run, that is the caller's input, so it answers 422 with the runtime's
+ * reason rather than a 500.
+ */
+export async function runInfer(runner: ModelRunner, parsed: ParsedInfer): Promise<Outputs> {
+  try {
+    return await runner.run(parsed.feeds, parsed.outputNames);
+  } catch (err) {
+    if (!(err instanceof ModelRunError)) throw err;
+    const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0]?.replace(/^.*ERROR_MESSAGE: /, '').slice(0, 300) ?? '';
+    throw new InputError(422, 'invalid_input', `inputs: the model refused these tensors (${reason}).`);
+  }
 }
 
 function plain(t: TensorData): (number | string | boolean)[] {

@@ -13,6 +13,17 @@ export interface TensorData {
 export type Feeds = Record<string, TensorData>;
 export type Outputs = Record<string, TensorData>;
 
+/**
+ * The runtime refused or failed a run that had been set up (bad values, e.g. an index past a table). Both runtimes
+ * throw it, so callers can tell "the model refused these tensors" from queueing, loading or network failures.
+ */
+export class ModelRunError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelRunError';
+  }
+}
+
 /** Anything that runs a model: the edge session queue or the origin batcher. */
 export interface ModelRunner {
   run(feeds: Feeds, outputNames?: readonly string[]): Promise<Outputs>;

@@ -1,10 +1,13 @@
-/** @module text-classification: string(s) → hashed n-gram features → logits → `[{ label, score }]`, with occlusion explanations. */
+/**
+ * @module text-classification: string(s) → hashed n-gram features (an embedding bag's indices + values, or a dense
+ * vector for models that take one) → logits → `[{ label, score }]`, with occlusion explanations.
+ */
 import { z } from 'zod';
 import { describeIssues } from '../lib/errors.js';
 import type { Manifest } from '../storage/manifest.js';
 import { InputError, type RequestBody, type RequestLimits, type TaskModule } from './task.js';
 import { asFloat32, float32, type Feeds, type ModelRunner, type Outputs } from './tensor.js';
-import { featurizeBatch, tokenFeatures, TextFeatureConfigSchema, type TextFeatureConfig } from './text-features.js';
+import { featurizeSparse, padSparse, tokenFeatures, TextFeatureConfigSchema, type TextFeatureConfig } from './text-features.js';
 
 export interface LabelScore {
   label: string;
@@ -116,8 +119,11 @@ export const textClassification: TaskModule<TextClassificationInput, Classificat
 
   preprocess(p: TextClassificationInput, manifest: Manifest): Feeds {
     const config = features(manifest);
-    const name = manifest.inputs[0]?.name ?? 'features';
-    return { [name]: float32(featurizeBatch(p.texts, config), [p.texts.length, config.buckets]) };
+    return encodeRows(
+      p.texts.map((t) => featurizeSparse(t, config)),
+      manifest,
+      config,
+    );
   },
 
   postprocess(outputs: Outputs, p: TextClassificationInput, manifest: Manifest): LabelScore[] | LabelScore[][] {
@@ -148,21 +154,45 @@ async function occlusion(text: string, topLabel: string | undefined, runner: Mod
   const config = features(manifest);
   const tokens = tokenFeatures(text, config).slice(0, MAX_EXPLAIN_TOKENS);
   if (tokens.length === 0) return [];
-  const base = featurizeBatch([text], config);
-  const d = config.buckets;
-  const batch = new Float32Array((tokens.length + 1) * d);
-  batch.set(base, 0);
-  tokens.forEach((t, r) => {
-    const row = batch.subarray((r + 1) * d, (r + 2) * d);
-    row.set(base);
-    for (const b of t.buckets) row[b] = 0;
-  });
-  const name = manifest.inputs[0]?.name ?? 'features';
-  const rows = probabilityRows(await runner.run({ [name]: float32(batch, [tokens.length + 1, d]) }), tokens.length + 1);
-  const names = labels(manifest, rows[0]?.length ?? 0);
+  const base = featurizeSparse(text, config);
+  const rows: SparseRow[] = [base];
+  for (const t of tokens) {
+    const drop = new Set(t.buckets);
+    const keep = Array.from(base.indices, (_, k) => k).filter((k) => !drop.has(base.indices[k] ?? -1));
+    rows.push({ indices: keep.map((k) => base.indices[k] ?? 0), values: keep.map((k) => base.values[k] ?? 0) });
+  }
+  const probs = probabilityRows(await runner.run(encodeRows(rows, manifest, config)), rows.length);
+  const names = labels(manifest, probs[0]?.length ?? 0);
   const target = Math.max(0, names.indexOf(topLabel ?? ''));
-  const baseScore = rows[0]?.[target] ?? 0;
-  return tokens.map((t, r) => ({ token: t.token, weight: round6(baseScore - (rows[r + 1]?.[target] ?? 0)) }));
+  const baseScore = probs[0]?.[target] ?? 0;
+  return tokens.map((t, r) => ({ token: t.token, weight: round6(baseScore - (probs[r + 1]?.[target] ?? 0)) }));
+}
+
+interface SparseRow {
+  indices: ArrayLike<number>;
+  values: ArrayLike<number>;
+}
+
+/**
+ * The model's feeds for sparse feature rows: an embedding bag (`int64` indices + `float32` values, padded) when the
+ * model declares an int64 input, else the dense [n, buckets] vector older and third-party models take.
+ */
+function encodeRows(rows: readonly SparseRow[], manifest: Manifest, config: TextFeatureConfig): Feeds {
+  const indexInput = manifest.inputs.find((i) => i.dtype === 'int64');
+  const valueInput = manifest.inputs.find((i) => i.dtype === 'float32');
+  if (indexInput !== undefined && valueInput !== undefined) {
+    const b = padSparse(rows);
+    return {
+      [indexInput.name]: { type: 'int64', dims: [rows.length, b.width], data: b.indices },
+      [valueInput.name]: float32(b.values, [rows.length, b.width]),
+    };
+  }
+  const d = config.buckets;
+  const dense = new Float32Array(rows.length * d);
+  rows.forEach((r, i) => {
+    for (let k = 0; k < r.indices.length; k++) dense[i * d + (r.indices[k] ?? 0)] = r.values[k] ?? 0;
+  });
+  return { [valueInput?.name ?? 'features']: float32(dense, [rows.length, d]) };
 }
 
 function round6(v: number): number {

@@ -181,6 +181,37 @@ export function featurizeBatch(texts: readonly string[], config: TextFeatureConf
   return out;
 }
 
+/** A batch as an embedding bag: [N, W] bucket indices and their values, W the longest row's feature count. */
+export interface SparseBatch {
+  indices: BigInt64Array;
+  values: Float32Array;
+  /** Features per row after padding (at least 1, so an empty text still has a well-formed row). */
+  width: number;
+}
+
+/**
+ * Padded sparse rows for models that take `indices` + `values` (Gather → weighted sum) rather than a dense vector:
+ * O(features) work and bytes instead of O(buckets). Padding is index 0 with value 0, which adds nothing to any sum,
+ * so a row's answer does not depend on how wide its batch is padded.
+ */
+export function sparseBatch(texts: readonly string[], config: TextFeatureConfig): SparseBatch {
+  return padSparse(texts.map((t) => featurizeSparse(t, config)));
+}
+
+/** Pads sparse rows to one width (index 0, value 0). */
+export function padSparse(rows: readonly { indices: ArrayLike<number>; values: ArrayLike<number> }[]): SparseBatch {
+  const width = Math.max(1, ...rows.map((r) => r.indices.length));
+  const indices = new BigInt64Array(rows.length * width);
+  const values = new Float32Array(rows.length * width);
+  rows.forEach((r, i) => {
+    for (let k = 0; k < r.indices.length; k++) {
+      indices[i * width + k] = BigInt(r.indices[k] ?? 0);
+      values[i * width + k] = r.values[k] ?? 0;
+    }
+  });
+  return { indices, values, width };
+}
+
 function writeRow(out: Float32Array, offset: number, text: string, config: TextFeatureConfig): void {
   const { indices, values } = featurizeSparse(text, config);
   for (let k = 0; k < indices.length; k++) out[offset + (indices[k] ?? 0)] = values[k] ?? 0;

@@ -1,6 +1,6 @@
 /** @module The dynamic batcher alone: stacking along dim 0, splitting back in order, delays, limits, queue-full and per-request errors. */
 import { describe, expect, it } from 'vitest';
-import { DynamicBatcher, QueueFullError, sliceRows, stackFeeds } from '../../origin/batcher.js';
+import { DynamicBatcher, padColumns, QueueFullError, sliceRows, stackFeeds } from '../../origin/batcher.js';
 import type { Feeds, Outputs } from '../../src/tasks/tensor.js';
 
 const row = (v: number, rows = 1): Feeds => ({ x: { type: 'float32', dims: [rows, 2], data: Float32Array.from({ length: rows * 2 }, (_, i) => v + i) } });
@@ -91,5 +91,36 @@ describe('dynamic batcher', () => {
     const a = stacked['a'];
     if (a === undefined) throw new Error('missing');
     expect(Array.from(sliceRows(a, 1, 2).data as BigInt64Array)).toEqual([3n, 4n, 5n, 6n]);
+  });
+
+  it('zero-pads dim 1 of padded inputs so rows of different lengths share one run, and answers each row as alone', async () => {
+    // An embedding bag: y = Σ values (the padding's 0 values add nothing), one output per row.
+    const bag = (values: number[]): Feeds => ({
+      indices: { type: 'int64', dims: [1, values.length], data: BigInt64Array.from(values, (_, k) => BigInt(k + 1)) },
+      values: { type: 'float32', dims: [1, values.length], data: Float32Array.from(values) },
+    });
+    const widths: number[][] = [];
+    const run = async (feeds: Feeds): Promise<Outputs> => {
+      await new Promise((r) => setTimeout(r, 5));
+      const v = feeds['values'];
+      if (v === undefined) throw new Error('no values');
+      const [rows = 0, w = 0] = v.dims;
+      widths.push([rows, w]);
+      const data = v.data as Float32Array;
+      return { y: { type: 'float32', dims: [rows, 1], data: Float32Array.from({ length: rows }, (_, r) => data.subarray(r * w, (r + 1) * w).reduce((a, x) => a + x, 0)) } };
+    };
+    const b = new DynamicBatcher({ maxBatchSize: 8, maxQueueDelayMs: 5, maxQueueSize: 100, stackable: true, padInputs: ['indices', 'values'], run });
+    const inputs = [[1], [1, 2, 3], [4, 5], [0.5, 0.25, 0.125, 0.0625]];
+    const outs = await Promise.all(inputs.map((v) => b.run(bag(v))));
+    expect(widths).toEqual([[4, 4]]);
+    outs.forEach((o, i) => expect(Array.from(o['y']?.data as Float32Array)).toEqual([inputs[i]?.reduce((a, x) => a + x, 0)]));
+    const padded = padColumns({ type: 'int64', dims: [2, 1], data: BigInt64Array.from([7n, 9n]) }, 3);
+    expect(padded.dims).toEqual([2, 3]);
+    expect(Array.from(padded.data as BigInt64Array)).toEqual([7n, 0n, 0n, 9n, 0n, 0n]);
+    // Without padding declared, unlike widths never share a run.
+    widths.length = 0;
+    const strict = new DynamicBatcher({ maxBatchSize: 8, maxQueueDelayMs: 5, maxQueueSize: 100, stackable: true, run });
+    await Promise.all(inputs.map((v) => strict.run(bag(v))));
+    expect(widths).toHaveLength(4);
   });
 });

@@ -6,6 +6,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnOrigin, waitReady, type SpawnedOrigin } from '../../origin/spawn.js';
+import { sliceRows, type KserveTensor } from '../support/provided.js';
 import { computeReferences, type References } from '../support/references.js';
 
 let origin: SpawnedOrigin;
@@ -66,9 +67,13 @@ function announceTooBig(path: string, bytes: number): Promise<{ status: number; 
   });
 }
 
-function rowOf(i: number): number[] {
-  const d = refs.features.dims[1] ?? 0;
-  return refs.features.data.slice(i * d, (i + 1) * d);
+/** Row i of the reference request, as request tensors (indices + values). */
+function rowOf(i: number): KserveTensor[] {
+  return sliceRows(refs.inputs, i, 1);
+}
+
+function withInput(i: number, patch: Partial<KserveTensor>): KserveTensor[] {
+  return refs.inputs.map((t, j) => (j === i ? { ...t, ...patch } : t));
 }
 
 async function runsSoFar(): Promise<number> {
@@ -101,7 +106,10 @@ describe('KServe v2 endpoints', () => {
   it('model metadata and readiness, by default version and by explicit version', async () => {
     const meta = (await (await call('/v2/models/sentiment-en')).json()) as { name: string; versions: string[]; platform: string; inputs: { name: string; datatype: string; shape: number[] }[] };
     expect(meta).toMatchObject({ name: 'sentiment-en', platform: 'onnxruntime_onnx' });
-    expect(meta.inputs[0]).toEqual({ name: 'features', datatype: 'FP32', shape: [-1, refs.features.dims[1]] });
+    expect(meta.inputs).toEqual([
+      { name: 'indices', datatype: 'INT64', shape: [-1, -1] },
+      { name: 'values', datatype: 'FP32', shape: [-1, -1] },
+    ]);
     const version = meta.versions[0] ?? '';
     expect((await (await call(`/v2/models/sentiment-en/versions/${version}`)).json()) as object).toEqual(meta);
     expect(await (await call(`/v2/models/sentiment-en/versions/${version}/ready`)).json()).toMatchObject({ name: 'sentiment-en', version, ready: true, execution_provider: 'cpu' });
@@ -112,7 +120,7 @@ describe('KServe v2 endpoints', () => {
   });
 
   it('infer equals onnxruntime-node on the same model and input within 1e-5, and echoes the id', async () => {
-    const res = await post('/v2/models/sentiment-en/infer', { id: 'r-1', inputs: [{ name: 'features', shape: refs.features.dims, datatype: 'FP32', data: refs.features.data }] });
+    const res = await post('/v2/models/sentiment-en/infer', { id: 'r-1', inputs: refs.inputs });
     expect(res.status).toBe(200);
     const body = (await res.json()) as InferJson;
     expect(body).toMatchObject({ model_name: 'sentiment-en', id: 'r-1' });
@@ -125,13 +133,14 @@ describe('KServe v2 endpoints', () => {
   });
 
   it.each([
-    ['unknown input', { inputs: [{ name: 'nope', shape: [1, 1], datatype: 'FP32', data: [1] }] }, /no input 'nope'/],
-    ['wrong shape', { inputs: [{ name: 'features', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }, /does not fit/],
-    ['wrong datatype', { inputs: [{ name: 'features', shape: [1, 32768], datatype: 'INT64', data: [1] }] }, /takes FP32/],
-    ['too few values', { inputs: [{ name: 'features', shape: [2, 32768], datatype: 'FP32', data: [1, 2] }] }, /needs 65536 values, got 2/],
-    ['unknown output', { inputs: [{ name: 'features', shape: [1, 1], datatype: 'FP32', data: [1] }], outputs: [{ name: 'x' }] }, /./],
+    ['unknown input', () => ({ inputs: [{ name: 'nope', shape: [1, 1], datatype: 'FP32', data: [1] }] }), /no input 'nope'/],
+    ['wrong shape', () => ({ inputs: withInput(1, { shape: [1, 2, 3], data: [1, 2, 3, 4, 5, 6] }) }), /does not fit/],
+    ['wrong datatype', () => ({ inputs: withInput(0, { datatype: 'FP32' }) }), /takes INT64/],
+    ['too few values', () => ({ inputs: withInput(1, { data: [1, 2] }) }), /needs \d+ values, got 2/],
+    ['unknown output', () => ({ inputs: refs.inputs, outputs: [{ name: 'x' }] }), /no output 'x'/],
+    ['indices past the table', () => ({ inputs: withInput(0, { data: refs.inputs[0]?.data.map(() => 1 << 30) }) }), /the model refused these tensors/],
   ])('infer refuses %s with 422 invalid_input', async (_what, body, message) => {
-    await expectError(await post('/v2/models/sentiment-en/infer', body), 422, 'invalid_input', message);
+    await expectError(await post('/v2/models/sentiment-en/infer', body()), 422, 'invalid_input', message);
   });
 
   it('answers malformed JSON 400, other media types 415, bodies over the limit 413, all in the error shape', async () => {
@@ -182,7 +191,7 @@ describe('dynamic batching', () => {
     const before = await runsSoFar();
     const singles = await Promise.all(
       Array.from({ length: 32 }, (_, i) =>
-        post('/v2/models/sentiment-en/infer', { id: `c-${i}`, inputs: [{ name: 'features', shape: [1, refs.features.dims[1] ?? 0], datatype: 'FP32', data: rowOf(i % 4) }], outputs: [{ name: 'probabilities' }] }).then(
+        post('/v2/models/sentiment-en/infer', { id: `c-${i}`, inputs: rowOf(i % 4), outputs: [{ name: 'probabilities' }] }).then(
           (r) => r.json() as Promise<InferJson>,
         ),
       ),
@@ -196,10 +205,9 @@ describe('dynamic batching', () => {
       const got = body.outputs[0];
       expect(got?.shape).toEqual([1, 2]);
       const want = expected?.data.slice((i % 4) * 2, (i % 4) * 2 + 2) ?? [];
-      // 1e-3, not 1e-5: the served int8 model quantizes activations per tensor (DynamicQuantizeLinear), so a row's
-      // output moves with the rows it is batched with (measured up to 3e-4); the reference ran 4 rows as one batch.
-      // The ranking never changes. Bit-stable answers: ORIGIN_BATCHING=off (see origin/README.md).
-      want.forEach((v, k) => expect(Math.abs((got?.data[k] ?? NaN) - v)).toBeLessThanOrEqual(1e-3));
+      // Weight-only int8 (no activation quantization) and zero padding keep each row's answer independent of the rows
+      // it was batched with, so the batched answer equals the reference within float tolerance.
+      want.forEach((v, k) => expect(Math.abs((got?.data[k] ?? NaN) - v)).toBeLessThanOrEqual(1e-5));
       expect((got?.data[0] ?? 0) > (got?.data[1] ?? 0)).toBe((want[0] ?? 0) > (want[1] ?? 0));
     });
   });
@@ -238,7 +246,7 @@ describe('a full queue', () => {
     const small = await spawnOrigin({ env: { ORIGIN_MAX_QUEUE_SIZE: '3', ORIGIN_MAX_QUEUE_DELAY_MS: '400' } });
     try {
       await waitReady(small);
-      const body = JSON.stringify({ inputs: [{ name: 'features', shape: [1, refs.features.dims[1] ?? 0], datatype: 'FP32', data: rowOf(0) }] });
+      const body = JSON.stringify({ inputs: rowOf(0) });
       const results = await Promise.all(
         Array.from({ length: 8 }, () =>
           fetch(`${small.url}/v2/models/sentiment-en/infer`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${small.secret}` }, body }),

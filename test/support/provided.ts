@@ -14,15 +14,31 @@ export interface TensorRef {
   data: number[];
 }
 
+/** A KServe v2 request tensor, ready to send. */
+export interface KserveTensor {
+  name: string;
+  shape: number[];
+  datatype: 'FP32' | 'INT64';
+  data: number[];
+}
+
 export interface References {
   sentiment: {
     /** Held-out examples of the build's fixed split (the same the accuracy metric used). */
     heldout: { text: string; label: string }[];
-    /** A few held-out texts, their feature rows and onnxruntime-node's outputs for them. */
+    /** A few held-out texts, the model's input tensors for them (indices + values) and onnxruntime-node's outputs. */
     texts: string[];
-    features: TensorRef;
+    inputs: KserveTensor[];
     outputs: Record<string, TensorRef>;
   };
+}
+
+/** Rows [start, start + rows) of batch-major request tensors (every input shares dim 0). */
+export function sliceRows(inputs: readonly KserveTensor[], start: number, rows: number): KserveTensor[] {
+  return inputs.map((t) => {
+    const width = t.shape.slice(1).reduce((a, b) => a * b, 1);
+    return { ...t, shape: [rows, ...t.shape.slice(1)], data: t.data.slice(start * width, (start + rows) * width) };
+  });
 }
 
 declare module 'vitest' {

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import * as ortNode from 'onnxruntime-node';
 import { readBuiltModels } from '../../scripts/model-store.js';
 import { ManifestSchema } from '../../src/storage/manifest.js';
-import type { References, TensorRef } from './provided.js';
-import { featurizeBatch, TextFeatureConfigSchema } from '../../src/tasks/text-features.js';
+import type { KserveTensor, References, TensorRef } from './provided.js';
+import { sparseBatch, TextFeatureConfigSchema } from '../../src/tasks/text-features.js';
 
 export type { References };
 
@@ -21,12 +21,17 @@ export async function computeReferences(): Promise<References> {
   const heldout = JSON.parse(readFileSync(heldoutPath, 'utf8')) as { text: string; label: string }[];
   const texts = heldout.slice(0, 4).map((e) => e.text);
   const config = TextFeatureConfigSchema.parse(manifest.preprocess);
-  const features = featurizeBatch(texts, config);
+  // The model's input contract: an embedding bag, `indices` int64 + `values` float32, [texts, widest row].
+  const bag = sparseBatch(texts, config);
+  const dims = [texts.length, bag.width];
   const session = await ortNode.InferenceSession.create(join(model.dir, manifest.model_file), { intraOpNumThreads: 1, graphOptimizationLevel: 'all' });
-  const inputName = manifest.inputs[0]?.name ?? 'features';
-  const result = await session.run({ [inputName]: new ortNode.Tensor('float32', features, [texts.length, config.buckets]) });
+  const result = await session.run({ indices: new ortNode.Tensor('int64', bag.indices, dims), values: new ortNode.Tensor('float32', bag.values, dims) });
   const outputs: Record<string, TensorRef> = {};
   for (const [name, t] of Object.entries(result)) outputs[name] = { dims: [...t.dims], data: Array.from(t.data as Float32Array) };
   await session.release();
-  return { sentiment: { heldout, texts, features: { dims: [texts.length, config.buckets], data: Array.from(features) }, outputs } };
+  const inputs: KserveTensor[] = [
+    { name: 'indices', shape: dims, datatype: 'INT64', data: Array.from(bag.indices, Number) },
+    { name: 'values', shape: dims, datatype: 'FP32', data: Array.from(bag.values) },
+  ];
+  return { sentiment: { heldout, texts, inputs, outputs } };
 }

@@ -5,6 +5,7 @@ import { inject } from 'vitest';
 import { runtimeInfo } from '../../src/inference/runtime.js';
 import { call, json, postJson, type ErrorJson } from './client.js';
 import { seedModels } from './seed.js';
+import { sliceRows, type KserveTensor } from '../support/provided.js';
 
 interface LabelScore {
   label: string;
@@ -87,7 +88,10 @@ describe('KServe v2', () => {
     const meta = await json<{ name: string; platform: string; inputs: { name: string; datatype: string; shape: number[] }[] }>(await call('/v2/models/sentiment-en'));
     expect(meta.name).toBe('sentiment-en');
     expect(meta.platform).toBe('onnxruntime_onnx');
-    expect(meta.inputs[0]).toMatchObject({ name: 'features', datatype: 'FP32' });
+    expect(meta.inputs).toEqual([
+      { name: 'indices', datatype: 'INT64', shape: [-1, -1] },
+      { name: 'values', datatype: 'FP32', shape: [-1, -1] },
+    ]);
     expect(await json(await call('/v2/models/sentiment-en/ready'))).toMatchObject({ name: 'sentiment-en', ready: true });
   });
 
@@ -95,7 +99,7 @@ describe('KServe v2', () => {
     const ref = inject('references').sentiment;
     const res = await postJson('/v2/models/sentiment-en/infer', {
       id: 'req-1',
-      inputs: [{ name: 'features', shape: ref.features.dims, datatype: 'FP32', data: ref.features.data }],
+      inputs: ref.inputs,
     });
     expect(res.status).toBe(200);
     const body = await json<{ model_name: string; id: string; outputs: { name: string; shape: number[]; datatype: string; data: number[] }[] }>(res);
@@ -111,24 +115,33 @@ describe('KServe v2', () => {
 
   it('selects outputs and accepts nested row-major data', async () => {
     const ref = inject('references').sentiment;
-    const d = ref.features.dims[1] ?? 0;
-    const rows = [ref.features.data.slice(0, d), ref.features.data.slice(d, 2 * d)];
-    const res = await postJson('/v2/models/sentiment-en/infer', { inputs: [{ name: 'features', shape: [2, d], datatype: 'FP32', data: rows }], outputs: [{ name: 'probabilities' }] });
-    const body = await json<{ outputs: { name: string; shape: number[] }[] }>(res);
+    const two = sliceRows(ref.inputs, 0, 2).map((t) => {
+      const d = t.shape[1] ?? 0;
+      return { ...t, data: [t.data.slice(0, d), t.data.slice(d, 2 * d)] };
+    });
+    const res = await postJson('/v2/models/sentiment-en/infer', { inputs: two, outputs: [{ name: 'probabilities' }] });
+    const body = await json<{ outputs: { name: string; shape: number[]; data: number[] }[] }>(res);
     expect(body.outputs.map((o) => o.name)).toEqual(['probabilities']);
     expect(body.outputs[0]?.shape).toEqual([2, 2]);
+    const expected = ref.outputs['probabilities']?.data.slice(0, 4) ?? [];
+    expected.forEach((v, i) => expect(Math.abs((body.outputs[0]?.data[i] ?? NaN) - v)).toBeLessThanOrEqual(1e-5));
   });
 
-  // The model's feature width, from the build (so the cases follow the recipe).
-  const width = (): number => inject('references').sentiment.features.dims[1] ?? 0;
+  // The reference request's tensors, from the build (so the cases follow the recipe's input contract).
+  const good = (): KserveTensor[] => inject('references').sentiment.inputs;
+  const withInput = (i: number, patch: Partial<KserveTensor>): KserveTensor[] => good().map((t, j) => (j === i ? { ...t, ...patch } : t));
   it.each([
     [() => ({ inputs: [{ name: 'nope', shape: [1, 1], datatype: 'FP32', data: [1] }] }), /no input 'nope'/],
-    [() => ({ inputs: [{ name: 'features', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }), /does not fit/],
-    [() => ({ inputs: [{ name: 'features', shape: [1, width()], datatype: 'INT64', data: [1] }] }), /takes FP32/],
-    [() => ({ inputs: [{ name: 'features', shape: [2, width()], datatype: 'FP32', data: [1, 2] }] }), /needs \d+ values, got 2/],
+    [() => ({ inputs: withInput(1, { shape: [1, 2, 3], data: [1, 2, 3, 4, 5, 6] }) }), /does not fit/],
+    [() => ({ inputs: withInput(0, { datatype: 'FP32' }) }), /takes INT64/],
+    [() => ({ inputs: withInput(1, { data: [1, 2] }) }), /needs \d+ values, got 2/],
     [() => ({ inputs: [] }), /inputs/],
-    [() => ({ inputs: [{ name: 'features', shape: [1, 1], datatype: 'FP32', data: [1] }], outputs: [{ name: 'nope' }] }), /does not fit|no output/],
-    [() => ({ inputs: [{ name: 'features', shape: [1, width()], datatype: 'FP32', data: Array.from({ length: width() }, () => 'x') }] }), /inputs\[0\]\.data\[0\]: must be a finite number/],
+    [() => ({ inputs: good().slice(0, 1) }), /input 'values' is missing/],
+    [() => ({ inputs: good(), outputs: [{ name: 'nope' }] }), /no output 'nope'/],
+    [() => ({ inputs: withInput(1, { data: good()[1]?.data.map(() => 'x') as unknown as number[] }) }), /inputs\[1\]\.data\[0\]: must be a finite number/],
+    [() => ({ inputs: withInput(0, { data: good()[0]?.data.map(() => 1.5) }) }), /inputs\[0\]\.data\[0\]: must be an integer/],
+    // Indices past the model's table: ORT refuses the run, and the client hears why (422, not a 500).
+    [() => ({ inputs: withInput(0, { data: good()[0]?.data.map(() => 1 << 30) }) }), /the model refused these tensors/],
   ])('refuses a bad tensor request with 422 naming the problem (%#)', async (body, message) => {
     const res = await postJson('/v2/models/sentiment-en/infer', body());
     expect(res.status).toBe(422);

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { r2Keys } from '../../src/storage/manifest.js';
 import { json, postJson, type ErrorJson } from './client.js';
 import { base64Bytes, seedModels } from './seed.js';
+import { sliceRows } from '../support/provided.js';
 
 interface LabelScore {
   label: string;
@@ -69,15 +70,14 @@ describe('placement: auto by the edge limits (sentiment-en: max_batch 16)', () =
   it('infer over the edge max_batch goes to the origin instead of a 422', async () => {
     // The setup's extra version of sentiment-en has edge max_batch 2, so 3 rows are over it (see test/origin-setup.ts).
     const ref = inject('references').sentiment;
-    const d = ref.features.dims[1] ?? 0;
     const { id, version } = origin.tight;
-    const body = { inputs: [{ name: 'features', shape: [3, d], datatype: 'FP32', data: ref.features.data.slice(0, 3 * d) }], outputs: [{ name: 'probabilities' }] };
+    const body = { inputs: sliceRows(ref.inputs, 0, 3), outputs: [{ name: 'probabilities' }] };
     const res = await postJson(`/v2/models/${id}/versions/${version}/infer`, body, { 'cache-control': 'no-store' }, live);
     expect(res.status).toBe(200);
     expect(res.headers.get('X-Placement')).toBe('origin');
     expect(res.headers.get('X-Placement-Reason')).toBe('over the edge limits (batch 3 > max_batch 2)');
     expect((await json<InferJson>(res)).outputs[0]?.shape).toEqual([3, 2]);
-    const small = await postJson(`/v2/models/${id}/versions/${version}/infer`, { ...body, inputs: [{ ...body.inputs[0], shape: [2, d], data: ref.features.data.slice(0, 2 * d) }] }, { 'cache-control': 'no-store' }, live);
+    const small = await postJson(`/v2/models/${id}/versions/${version}/infer`, { ...body, inputs: sliceRows(ref.inputs, 0, 2) }, { 'cache-control': 'no-store' }, live);
     expect(small.headers.get('X-Placement')).toBe('edge');
   });
 });
@@ -85,7 +85,7 @@ describe('placement: auto by the edge limits (sentiment-en: max_batch 16)', () =
 describe('the same request on both sides', () => {
   it('infer answers equal within 1e-5 on the edge (onnxruntime-web) and on the origin (onnxruntime-node)', async () => {
     const ref = inject('references').sentiment;
-    const body = { inputs: [{ name: 'features', shape: ref.features.dims, datatype: 'FP32', data: ref.features.data }] };
+    const body = { inputs: ref.inputs };
     const edge = await postJson('/v2/models/sentiment-en/infer', body, { 'cache-control': 'no-store', 'x-placement': 'edge' }, live);
     const remote = await postJson('/v2/models/sentiment-en/infer', body, { 'cache-control': 'no-store', 'x-placement': 'origin' }, live);
     expect(edge.headers.get('X-Placement')).toBe('edge');

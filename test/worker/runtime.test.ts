@@ -5,9 +5,8 @@ import { createSession, runtimeInfo } from '../../src/inference/runtime.js';
 import { SessionCache } from '../../src/inference/sessions.js';
 import { r2Keys } from '../../src/storage/manifest.js';
 import { ModelRegistry } from '../../src/storage/registry.js';
-import { float32 } from '../../src/tasks/tensor.js';
 import { call, json, postJson, type ErrorJson } from './client.js';
-import { base64Bytes, builtManifest, seedModels } from './seed.js';
+import { base64Bytes, builtManifest, feedsOf, seedModels } from './seed.js';
 import { inject } from 'vitest';
 
 const sentiment = (): { manifest: Record<string, unknown>; bytes: Uint8Array } => {
@@ -24,7 +23,7 @@ describe('onnxruntime-web in workerd', () => {
     const { bytes } = sentiment();
     const session = await createSession(bytes);
     const ref = inject('references').sentiment;
-    const out = await session.run({ features: float32(Float32Array.from(ref.features.data), ref.features.dims) });
+    const out = await session.run(feedsOf(ref.inputs));
     const logits = out['logits'] ?? Object.values(out)[0];
     expect(logits?.dims).toEqual(ref.outputs['logits']?.dims ?? Object.values(ref.outputs)[0]?.dims);
     const info = runtimeInfo();
@@ -69,7 +68,7 @@ describe('session cache', () => {
 
     const ref = inject('references').sentiment;
     const session = await cache.get('a', bytes.byteLength, load);
-    const feeds = { features: float32(Float32Array.from(ref.features.data), ref.features.dims) };
+    const feeds = feedsOf(ref.inputs);
     const runs = await Promise.all(Array.from({ length: 8 }, () => session.run(feeds)));
     const first = JSON.stringify(Array.from(runs[0]?.['logits']?.data as Float32Array));
     for (const r of runs) expect(JSON.stringify(Array.from(r['logits']?.data as Float32Array))).toBe(first);

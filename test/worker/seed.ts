@@ -2,6 +2,8 @@
 import { env } from 'cloudflare:workers';
 import { inject } from 'vitest';
 import { r2Keys } from '../../src/storage/manifest.js';
+import type { Feeds } from '../../src/tasks/tensor.js';
+import type { KserveTensor } from '../support/provided.js';
 
 export function base64Bytes(b64: string): Uint8Array {
   const bin = atob(b64);
@@ -24,4 +26,16 @@ export function builtManifest(id: string): Record<string, unknown> {
   const m = inject('models').find((x) => x.id === id);
   if (m === undefined) throw new Error(`model ${id} was not built`);
   return JSON.parse(m.manifestText) as Record<string, unknown>;
+}
+
+/** Runtime-neutral feeds from reference request tensors (for calling a session directly). */
+export function feedsOf(inputs: readonly KserveTensor[]): Feeds {
+  const feeds: Feeds = {};
+  for (const t of inputs) {
+    feeds[t.name] =
+      t.datatype === 'INT64'
+        ? { type: 'int64', dims: t.shape, data: BigInt64Array.from(t.data, (v) => BigInt(v)) }
+        : { type: 'float32', dims: t.shape, data: Float32Array.from(t.data) };
+  }
+  return feeds;
 }
