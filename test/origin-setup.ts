@@ -4,8 +4,7 @@
  * miniflare's outbound fetch reaches 127.0.0.1, so workerd-side tests call it for real.
  *
  * The origin reads a temporary copy of the model store with one extra version of sentiment-en whose edge
- * `max_batch` is 2: KServe tensors over the real max_batch (16 rows × 32768 floats) do not fit the test project's
- * 1 MB body limit, and this version lets a small infer request be "over the edge limit" on both sides.
+ * `max_batch` is 2, so a small infer request (the reference's few rows) is "over the edge limit" on both sides.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
