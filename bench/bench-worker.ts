@@ -4,6 +4,7 @@
  */
 import { createSession, runtimeInfo, type EdgeSession } from '../src/inference/runtime.js';
 import type { Feeds, TensorData } from '../src/tasks/tensor.js';
+import { blockMeans } from './timing.js';
 
 interface BenchFeed {
   name: string;
@@ -52,25 +53,7 @@ export default {
       sessions.set(key, session);
     }
     const input = toFeeds(feeds);
-    // V8 runs WASM in its baseline tier until functions get hot: warm for ≥ 2 s (as bench/harness.ts does in Node).
-    const warmStart = performance.now();
-    for (let i = 0; i < warmup || performance.now() - warmStart < 2000; i++) await session.run(input);
-    // workerd's clock is coarse (1 ms steps, a Spectre mitigation), so one sample is the mean of a block of
-    // runs long enough (≥ 25 ms) for that step to be under 4% of it; p50/p99 are over the blocks.
-    let block = 1;
-    for (;;) {
-      const t = performance.now();
-      for (let i = 0; i < block; i++) await session.run(input);
-      if (performance.now() - t >= 25 || block >= 4096) break;
-      block *= 2;
-    }
-    const times: number[] = [];
-    const samples = Math.max(30, Math.ceil(iterations / block));
-    for (let s = 0; s < samples; s++) {
-      const t = performance.now();
-      for (let i = 0; i < block; i++) await session.run(input);
-      times.push((performance.now() - t) / block);
-    }
+    const { times, block } = await blockMeans(() => session.run(input), iterations, warmup);
     return Response.json({ times, block, createMs, heapBytes: runtimeInfo().heapBytes });
   },
 };

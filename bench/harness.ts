@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { blockMeans } from './timing.js';
 
 export const RESULTS_DIR = join(import.meta.dirname, 'results');
 
@@ -23,31 +24,9 @@ export function summarize(times: readonly number[]): Summary {
   return { n: times.length, p50: percentile(times, 50), p99: percentile(times, 99) };
 }
 
-/** Minimum warm-up time before measuring (V8 tiers hot WASM up from Liftoff to TurboFan). */
-export const WARMUP_MS = 2000;
-
-/**
- * Times an async call the way the bench Worker must inside workerd (whose clock moves in 1 ms steps): each
- * sample is the mean of a block of calls lasting ≥ 25 ms. Used on the Node side too, so ratios compare like with like.
- */
+/** Times an async call in block means (see bench/timing.ts), as the bench Worker does inside workerd. */
 export async function timeBlocks(call: () => Promise<unknown>, iterations: number, warmup: number): Promise<Summary & { block: number }> {
-  // V8 runs WASM in its baseline tier until functions get hot: warm for a time, not only a count, on both sides.
-  const warmStart = performance.now();
-  for (let i = 0; i < warmup || performance.now() - warmStart < WARMUP_MS; i++) await call();
-  let block = 1;
-  for (;;) {
-    const t = performance.now();
-    for (let i = 0; i < block; i++) await call();
-    if (performance.now() - t >= 25 || block >= 4096) break;
-    block *= 2;
-  }
-  const times: number[] = [];
-  const samples = Math.max(30, Math.ceil(iterations / block));
-  for (let s = 0; s < samples; s++) {
-    const t = performance.now();
-    for (let i = 0; i < block; i++) await call();
-    times.push((performance.now() - t) / block);
-  }
+  const { times, block } = await blockMeans(call, iterations, warmup);
   return { ...summarize(times), block };
 }
 

@@ -4,18 +4,12 @@
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { edgeSession } from '../inference/edge.js';
-import { serve } from '../inference/serve.js';
 import { describeIssues, invalidInput } from '../lib/errors.js';
-import { dispatch, placementReason, type DispatchNote } from '../routing/dispatch.js';
-import { originClient } from '../routing/origin-client.js';
-import { decidePlacement } from '../routing/placement.js';
 import type { Manifest } from '../storage/manifest.js';
 import { parseModelRef } from '../storage/registry.js';
 import { featureExtraction, tokenize, validateTexts, type Embedding } from '../tasks/feature-extraction.js';
-import { runTask, type StageTimings } from '../tasks/task.js';
 import { limitBody, readJson } from './body.js';
-import { predictionHeaders, taskContext, wantsNoStore } from './predict.js';
+import { servePlaced, taskContext } from './predict.js';
 import { services, type AppEnv } from './services.js';
 
 const RequestSchema = z
@@ -48,7 +42,7 @@ function isTokenArray(input: unknown): boolean {
 }
 
 export const embeddingsRouter = new Hono<AppEnv>().post('/', limitBody, async (c) => {
-  const { registry, cache, config } = services(c);
+  const { registry, config } = services(c);
   const raw = await readJson(c);
   const req = RequestSchema.safeParse(raw);
   if (!req.success) throw invalidInput(describeIssues(req.error.issues));
@@ -67,32 +61,12 @@ export const embeddingsRouter = new Hono<AppEnv>().post('/', limitBody, async (c
   const { texts } = validateTexts(input, limits, 'input');
   // Always a list internally, so the cached value and the origin's answer have one shape.
   const parsed = await tokenize(texts, false, undefined, manifest, taskContext(registry, manifest));
-  const client = originClient(c.env);
-  const decision = decidePlacement({ manifest, size: featureExtraction.size(parsed), hint: c.req.header('x-placement'), originConfigured: client !== undefined });
-  const note: DispatchNote = {};
-  const result = await serve(manifest, 'embeddings', featureExtraction.cacheKeyInput(parsed), wantsNoStore(c), { cache, waitUntil: (p) => c.executionCtx.waitUntil(p) }, (timings) =>
-    dispatch(
-      decision,
-      client,
-      {
-        edge: async (t) => {
-          const stages: StageTimings & { fetch?: number } = {};
-          const session = await edgeSession(manifest, registry, stages);
-          const output = await runTask(featureExtraction, parsed, session, manifest, stages);
-          Object.assign(t, stages);
-          return output;
-        },
-        origin: (origin) =>
-          origin.post(`/v1/models/${manifest.id}@${manifest.version}/predict`, JSON.stringify({ inputs: texts, parameters: { normalize: parsed.normalize } }), 'application/json'),
-      },
-      timings,
-      note,
-    ),
-  );
+  const result = await servePlaced(c, manifest, featureExtraction, parsed, 'embeddings', () => ({
+    body: JSON.stringify({ inputs: texts, parameters: { normalize: parsed.normalize } }),
+    contentType: 'application/json',
+  }));
   const vectors = result.output;
   if (!Array.isArray(vectors) || vectors.length !== texts.length) throw new Error(`embeddings: ${manifest.id} answered ${Array.isArray(vectors) ? vectors.length : typeof vectors} rows for ${texts.length} inputs`);
-  c.header('X-Placement-Reason', placementReason(decision, note));
-  predictionHeaders(c, manifest, result);
   return c.json({
     object: 'list',
     data: (vectors as Embedding[]).map((embedding, index) => ({ object: 'embedding', index, embedding: encoding === 'base64' ? toBase64(embedding) : embedding })),

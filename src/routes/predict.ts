@@ -10,7 +10,7 @@ import { dispatch, placementReason, type DispatchNote } from '../routing/dispatc
 import { originClient } from '../routing/origin-client.js';
 import { decidePlacement } from '../routing/placement.js';
 import { taskModule } from '../tasks/index.js';
-import { runTask, type StageTimings, type TaskContext } from '../tasks/task.js';
+import { runTask, type StageTimings, type TaskContext, type TaskModule } from '../tasks/task.js';
 import { limitBody, readPredictBody } from './body.js';
 import { services, type AppEnv } from './services.js';
 
@@ -38,19 +38,23 @@ export function predictionHeaders(c: Context<AppEnv>, manifest: Manifest, result
   if (result.cache === 'BYPASS') c.header('Cache-Control', 'no-store');
 }
 
-export const predictRouter = new Hono<AppEnv>().post('/:ref/predict', limitBody, async (c) => {
-  const { registry, cache, config } = services(c);
-  const manifest = await registry.resolve(parseModelRef(c.req.param('ref')));
-  const task = taskModule(manifest.task);
-  if (task === undefined) {
-    throw new ApiError(422, 'invalid_input', `Model '${manifest.id}' (${manifest.task}) is served through POST /v2/models/${manifest.id}/infer only.`);
-  }
-  const body = await readPredictBody(c);
-  const parsed = await task.parse(body, manifest, { maxBatch: config.maxBatch, maxTextChars: config.maxTextChars }, taskContext(registry, manifest));
+/**
+ * One task request's whole path after parsing, shared by the task API and the OpenAI embeddings API: placement →
+ * KV cache and coalescing → the task on the edge, or the origin's predict for the same pinned version → headers.
+ */
+export async function servePlaced<P>(
+  c: Context<AppEnv>,
+  manifest: Manifest,
+  task: TaskModule<P, unknown>,
+  parsed: P,
+  surface: string,
+  originBody: () => { body: BodyInit; contentType: string },
+): Promise<ServeResult> {
+  const { registry, cache } = services(c);
   const client = originClient(c.env);
   const decision = decidePlacement({ manifest, size: task.size(parsed), hint: c.req.header('x-placement'), originConfigured: client !== undefined });
   const note: DispatchNote = {};
-  const result = await serve(manifest, 'predict', task.cacheKeyInput(parsed), wantsNoStore(c), { cache, waitUntil: (p) => c.executionCtx.waitUntil(p) }, (timings) =>
+  const result = await serve(manifest, surface, task.cacheKeyInput(parsed), wantsNoStore(c), { cache, waitUntil: (p) => c.executionCtx.waitUntil(p) }, (timings) =>
     dispatch(
       decision,
       client,
@@ -63,10 +67,10 @@ export const predictRouter = new Hono<AppEnv>().post('/:ref/predict', limitBody,
           return output;
         },
         // The pinned version, so the origin answers for the same model the cache key names.
-        origin: (origin) =>
-          body.kind === 'json'
-            ? origin.post(`/v1/models/${manifest.id}@${manifest.version}/predict`, JSON.stringify({ inputs: body.inputs, parameters: body.parameters }), 'application/json')
-            : origin.post(`/v1/models/${manifest.id}@${manifest.version}/predict`, body.bytes, body.contentType),
+        origin: (origin) => {
+          const { body, contentType } = originBody();
+          return origin.post(`/v1/models/${manifest.id}@${manifest.version}/predict`, body, contentType);
+        },
       },
       timings,
       note,
@@ -74,5 +78,22 @@ export const predictRouter = new Hono<AppEnv>().post('/:ref/predict', limitBody,
   );
   c.header('X-Placement-Reason', placementReason(decision, note));
   predictionHeaders(c, manifest, result);
+  return result;
+}
+
+export const predictRouter = new Hono<AppEnv>().post('/:ref/predict', limitBody, async (c) => {
+  const { registry, config } = services(c);
+  const manifest = await registry.resolve(parseModelRef(c.req.param('ref')));
+  const task = taskModule(manifest.task);
+  if (task === undefined) {
+    throw new ApiError(422, 'invalid_input', `Model '${manifest.id}' (${manifest.task}) is served through POST /v2/models/${manifest.id}/infer only.`);
+  }
+  const body = await readPredictBody(c);
+  const parsed = await task.parse(body, manifest, { maxBatch: config.maxBatch, maxTextChars: config.maxTextChars }, taskContext(registry, manifest));
+  const result = await servePlaced(c, manifest, task, parsed, 'predict', () =>
+    body.kind === 'json'
+      ? { body: JSON.stringify({ inputs: body.inputs, parameters: body.parameters }), contentType: 'application/json' }
+      : { body: body.bytes, contentType: body.contentType },
+  );
   return c.json(result.output as object);
 });

@@ -9,21 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeMono, encodeWav, readWavHeader, resample, type WavWriteOptions } from '../../src/tasks/wav.js';
 import type { AudioClip, AudioReferences } from './provided.js';
+import { mulberry32 } from '../../models/lib/train.js';
 
 /** 10 ms frames louder than this fraction of the loudest frame's RMS count as speech (about −34 dB). */
 const ENERGY_FRACTION = 0.02;
 const NOISE_RMS = 0.0015;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** espeak-ng's output for one phrase: mono samples and their rate. */
 function speak(text: string, dir: string): { samples: Float32Array; rate: number } {
