@@ -1,7 +1,9 @@
 /**
  * @module A bench-only Worker (never deployed): times `session.run` inside workerd with the product's own
- * runtime module. POST /run with the model bytes as the body and the feeds/iterations in headers.
+ * runtime module (POST /run: a model and feeds), and the product app's own request path in-process with real
+ * local R2/KV bindings (POST /seed, then POST /app), which separates the app's overhead from the HTTP hop.
  */
+import { app } from '../src/index.js';
 import { createSession, runtimeInfo, type EdgeSession } from '../src/inference/runtime.js';
 import type { Feeds, TensorData } from '../src/tasks/tensor.js';
 import { blockMeans } from './timing.js';
@@ -32,10 +34,44 @@ function toFeeds(feeds: BenchFeed[]): Feeds {
   return out;
 }
 
+/** The product app, called in-process with this Worker's real (local) R2 and KV bindings: no HTTP hop. */
+async function timeApp(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+  const { path, method, headers, body, iterations, warmup } = await request.json<{
+    path: string;
+    method: string;
+    headers: Record<string, string>;
+    body?: string;
+    iterations: number;
+    warmup: number;
+  }>();
+  let status = 0;
+  const call = async (): Promise<void> => {
+    const res = await app.fetch(new Request(`http://bench${path}`, { method, headers, ...(body === undefined ? {} : { body }) }), env, ctx);
+    await res.arrayBuffer();
+    status = res.status;
+  };
+  const { times, block } = await blockMeans(call, iterations, warmup);
+  return Response.json({ times, block, status });
+}
+
+/** Seeds this Worker's local R2 bucket (key → bytes) so the in-process app finds its models. */
+async function seed(request: Request, env: Env): Promise<Response> {
+  const form = await request.formData();
+  let n = 0;
+  for (const [key, value] of form.entries()) {
+    if (!(value instanceof File)) continue;
+    await env.MODELS.put(key, await value.arrayBuffer());
+    n++;
+  }
+  return Response.json({ seeded: n });
+}
+
 export default {
-  async fetch(request: Request): Promise<Response> {
+  async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     const url = new URL(request.url);
     if (url.pathname === '/info') return Response.json(runtimeInfo());
+    if (url.pathname === '/seed' && request.method === 'POST') return seed(request, env);
+    if (url.pathname === '/app' && request.method === 'POST') return timeApp(request, env, ctx);
     if (url.pathname !== '/run' || request.method !== 'POST') return new Response('not found', { status: 404 });
     const form = await request.formData();
     const model = form.get('model');

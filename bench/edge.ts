@@ -71,6 +71,36 @@ async function httpLoop(url: string, n: number, body: (i: number) => unknown, he
   return { total: summarize(totals), cache };
 }
 
+/**
+ * The product app's request path inside the isolate (app.fetch with real local R2/KV, no HTTP hop): what the Worker
+ * itself adds on top of `session.run`, separated from wrangler dev's local proxying.
+ */
+async function timeAppInProcess(url: string, dir: string, manifest: Manifest, text: string): Promise<(string | number)[][]> {
+  const form = new FormData();
+  form.set(`models/${manifest.id}/latest`, new Blob([manifest.version]), 'latest');
+  form.set(`models/${manifest.id}/${manifest.version}/manifest.json`, new Blob([readFileSync(join(dir, 'manifest.json'))]), 'manifest.json');
+  form.set(`models/${manifest.id}/${manifest.version}/${manifest.model_file}`, new Blob([readFileSync(join(dir, manifest.model_file))]), manifest.model_file);
+  const seeded = await fetchRetry(`${url}/seed`, { method: 'POST', body: form });
+  if (!seeded.ok) throw new Error(`bench worker seed: ${seeded.status} ${await seeded.text()}`);
+  const time = async (path: string, method: string, headers: Record<string, string>, body?: string): Promise<Summary> => {
+    const res = await fetchRetry(`${url}/app`, { method: 'POST', body: JSON.stringify({ path, method, headers, body, iterations: ITER, warmup: WARMUP }) });
+    const out = (await res.json()) as { times: number[]; status: number };
+    if (out.status !== 200) throw new Error(`in-process ${method} ${path} answered ${out.status}`);
+    return summarize(out.times);
+  };
+  const predict = `/v1/models/${manifest.id}/predict`;
+  const json = { 'content-type': 'application/json' };
+  const body = JSON.stringify({ inputs: text });
+  const live = await time('/v2/health/live', 'GET', {});
+  const bypass = await time(predict, 'POST', { ...json, 'cache-control': 'no-store' }, body);
+  const hit = await time(predict, 'POST', json, body);
+  return [
+    ['GET /v2/health/live', live.p50, live.p99, 'n/a'],
+    ['predict, no-store (BYPASS)', bypass.p50, bypass.p99, bypass.p50 - live.p50],
+    ['predict, cache HIT (same input)', hit.p50, hit.p99, hit.p50 - live.p50],
+  ];
+}
+
 export async function benchEdge(): Promise<unknown> {
   const built = readBuiltModels().find((m) => m.id === 'sentiment-en');
   if (built === undefined) throw new Error('run npm run models:build first');
@@ -85,6 +115,7 @@ export async function benchEdge(): Promise<unknown> {
   const benchWorker = await startWrangler('bench/wrangler.toml', '/info');
   const runRows: (string | number)[][] = [];
   let servedRunP50 = NaN;
+  let appRows: (string | number)[][] = [];
   const raw: Record<string, unknown> = {};
   try {
     for (const batch of [1, 32]) {
@@ -101,6 +132,7 @@ export async function benchEdge(): Promise<unknown> {
         runRows.push([v.name, String(batch), edge.p50, edge.p99, node.p50, node.p99, web.p50, edge.p50 / node.p50, web.p50 / node.p50, `${(edge.heapBytes / 2 ** 20).toFixed(0)} MiB`]);
       }
     }
+    appRows = await timeAppInProcess(benchWorker.url, built.dir, manifest, heldout[0]?.text ?? '');
   } finally {
     await benchWorker.stop();
   }
@@ -108,6 +140,11 @@ export async function benchEdge(): Promise<unknown> {
     'sentiment-en session.run, ms (block means, ≥ 30 blocks of ≥ 25 ms each; 1 thread everywhere)',
     ['variant', 'batch', 'workerd p50', 'workerd p99', 'node p50', 'node p99', 'web-in-node p50', 'workerd ÷ node', 'web-node ÷ node', 'wasm heap'],
     runRows,
+  );
+  const appTable = table(
+    'sentiment-en through the app inside workerd (app.fetch, real local R2/KV, no HTTP hop), ms per request (block means)',
+    ['request', 'p50', 'p99', 'p50 beyond the no-op route'],
+    appRows,
   );
   const sizeTable = table('sentiment-en model size', ['variant', 'bytes', 'ratio to fp32'], variants.map((v) => [v.name, String(v.bytes), v.bytes / (variants[0]?.bytes ?? 1)]));
 
@@ -141,5 +178,5 @@ export async function benchEdge(): Promise<unknown> {
   } finally {
     await app.stop();
   }
-  return { tables: [runTable, sizeTable, httpTable], raw };
+  return { tables: [runTable, appTable, sizeTable, httpTable], raw };
 }
