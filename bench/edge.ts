@@ -115,7 +115,7 @@ export async function benchEdge(): Promise<unknown> {
   const benchWorker = await startWrangler('bench/wrangler.toml', '/info');
   const runRows: (string | number)[][] = [];
   let servedRunP50 = NaN;
-  let appRows: (string | number)[][] = [];
+  let appRows: (string | number)[][] | undefined;
   const raw: Record<string, unknown> = {};
   try {
     for (const batch of [1, 32]) {
@@ -144,7 +144,7 @@ export async function benchEdge(): Promise<unknown> {
   const appTable = table(
     'sentiment-en through the app inside workerd (app.fetch, real local R2/KV, no HTTP hop), ms per request (block means)',
     ['request', 'p50', 'p99', 'p50 beyond the no-op route'],
-    appRows,
+    appRows ?? [],
   );
   const sizeTable = table('sentiment-en model size', ['variant', 'bytes', 'ratio to fp32'], variants.map((v) => [v.name, String(v.bytes), v.bytes / (variants[0]?.bytes ?? 1)]));
 
