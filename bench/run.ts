@@ -24,4 +24,5 @@ if (want('origin')) {
   const origin = await benchOrigin();
   results['origin'] = { tables: printOrigin(origin), raw: origin };
 }
-console.log(`\nwritten: ${writeResults('bench', results)}`);
+// A partial run is filed under its sections' names, so bench-latest.json always holds a whole run.
+console.log(`\nwritten: ${writeResults(only.size === 0 ? 'bench' : `bench-${[...only].sort().join('-')}`, results)}`);
