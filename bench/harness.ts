@@ -1,8 +1,8 @@
 /** @module Bench plumbing: percentiles, tables, result files, and the processes a bench needs (bench Worker, the app under wrangler dev). */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '../origin/spawn.js';
 import { blockMeans } from './timing.js';
 
 export const RESULTS_DIR = join(import.meta.dirname, 'results');
@@ -65,17 +65,6 @@ export async function fetchRetry(url: string, init?: RequestInit): Promise<Respo
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Started {
   url: string;

@@ -13,6 +13,7 @@ import cliProgress from 'cli-progress';
 import * as ortWeb from 'onnxruntime-web';
 import { getPlatformProxy } from 'wrangler';
 import { DTYPES, ManifestSchema, ModelIdSchema, r2Keys, TASKS, VersionSchema, type DType, type Manifest, type ManifestInput, type TaskName, type TensorSpec } from '../src/storage/manifest.js';
+import { webSession } from '../models/lib/ort-eval.js';
 import { FeatureExtractionConfigSchema } from '../src/tasks/feature-extraction.js';
 
 export interface PublishOptions {
@@ -77,16 +78,6 @@ function tensorSpecs(metadata: readonly ortWeb.InferenceSession.ValueMetadata[])
   });
 }
 
-let webReady = false;
-/** The edge's runtime, in Node: WASM SIMD, one thread, no proxy worker. */
-async function webSession(bytes: Uint8Array): Promise<ortWeb.InferenceSession> {
-  if (!webReady) {
-    ortWeb.env.wasm.numThreads = 1;
-    ortWeb.env.wasm.proxy = false;
-    webReady = true;
-  }
-  return ortWeb.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-}
 
 /** A Hugging Face export's pad token id (BERT's [PAD], or the tokenizer's `padding.pad_id`), else 0. */
 function padTokenId(tokenizerJson: Record<string, unknown>, tokenizer: Tokenizer): number {

@@ -16,7 +16,8 @@ export async function nodeSession(bytes: Uint8Array): Promise<ortNode.InferenceS
 }
 
 let webConfigured = false;
-async function webSession(bytes: Uint8Array): Promise<ortWeb.InferenceSession> {
+/** The edge's runtime, in Node: WASM SIMD, one thread, no proxy worker. */
+export async function webSession(bytes: Uint8Array): Promise<ortWeb.InferenceSession> {
   if (!webConfigured) {
     ortWeb.env.wasm.numThreads = 1;
     ortWeb.env.wasm.proxy = false;
