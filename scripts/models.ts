@@ -56,6 +56,7 @@ export function inputsHash(recipe: Recipe, entry: string): string {
   const inputs = recipe.inputs();
   for (const f of [...inputs.files].sort()) parts.push(`data ${relative(REPO_ROOT, f)} ${sha256Hex(readFileSync(f))}`);
   for (const p of [...inputs.packages].sort()) parts.push(`pkg ${p}@${packageVersion(p)}`);
+  for (const e of [...(inputs.environment ?? [])].sort()) parts.push(`env ${e}`);
   return sha256Hex(parts.join('\n'));
 }
 

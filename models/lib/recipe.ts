@@ -18,9 +18,10 @@ export interface Recipe {
   version: string;
   /**
    * What the build reads besides its source code (relative imports are followed automatically): data files as
-   * absolute paths and npm packages whose installed versions matter.
+   * absolute paths, npm packages whose installed versions matter, and facts about the machine that change the
+   * output (e.g. whether an evaluation tool is installed).
    */
-  inputs: () => { files: string[]; packages: string[] };
+  inputs: () => { files: string[]; packages: string[]; environment?: string[] };
   /** Writes the model files into ctx.outDir and returns the validated manifest (the CLI writes manifest.json). */
   build: (ctx: RecipeContext) => Promise<Manifest>;
 }

@@ -8,11 +8,11 @@ import { dirname, join } from 'node:path';
 import { decodeImage } from '../../src/tasks/image.js';
 import { imageTensor, type ImagePreprocess } from '../../src/tasks/image-classification.js';
 import type { Manifest } from '../../src/storage/manifest.js';
-import { runFloat } from '../lib/ort-eval.js';
+import { p50Latency, runFloat } from '../lib/ort-eval.js';
 import { validateManifest, writeArtifact, type Recipe, type RecipeContext } from '../lib/recipe.js';
 import { argmax, classificationMetrics } from '../lib/train.js';
-import { buildVariants, measureVariants, selectVariant, variantMetrics } from '../lib/variants.js';
-import { renderEvalSet, type RenderedLine } from './render.js';
+import { buildVariants, EDGE_LATENCY_NOTE, measureVariants, selectVariant, variantMetrics } from '../lib/variants.js';
+import { renderEvalSet, renderingAvailable, type RenderedLine } from './render.js';
 
 export const ID = 'text-orientation';
 // 1.1.0: BatchNormalization folded into the convolutions before int8 quantization (0.324 of fp32 instead of 0.383).
@@ -68,21 +68,45 @@ export async function evaluateLines(bytes: Uint8Array, inputs: Float32Array, lin
 }
 
 async function build(ctx: RecipeContext): Promise<Manifest> {
-  const evalDir = join(ctx.outDir, 'eval');
-  const lines = renderEvalSet(evalDir);
-  writeArtifact(ctx.outDir, 'eval.json', `${JSON.stringify(lines)}\n`);
-  ctx.log(`  evaluation set: ${lines.length} rendered lines (${lines.length / 2} texts, upright and rotated 180°)`);
   const fp32 = new Uint8Array(readFileSync(modelFile()));
-  // Depthwise kernels are small (16–96 × 9 weights); per-channel scales keep them accurate, so quantize them all.
-  const variants = buildVariants(fp32, { minElements: 64 }, ctx.log);
-  const inputs = lineInputs(evalDir, lines);
-  const per = 3 * PREPROCESS.height * PREPROCESS.max_width;
-  const one = { name: INPUT, data: inputs.slice(0, per), dims: [1, 3, PREPROCESS.height, PREPROCESS.max_width] };
-  const results = await measureVariants(variants, (bytes) => evaluateLines(bytes, inputs, lines), one, ctx.log, { iterations: 100 });
-  const { served, quantization } = selectVariant(variants, results);
-  const written = new Map(variants.map((v) => [v.file, writeArtifact(ctx.outDir, v.file, v.bytes)]));
-  const file = written.get(served.file);
-  if (file === undefined) throw new Error('served file was not written');
+  const shape = [1, 3, PREPROCESS.height, PREPROCESS.max_width];
+  let file: { name: string; bytes: number; sha256: string };
+  let quantization: Manifest['quantization'];
+  let metrics: Manifest['metrics'];
+  if (renderingAvailable()) {
+    const evalDir = join(ctx.outDir, 'eval');
+    const lines = renderEvalSet(evalDir);
+    writeArtifact(ctx.outDir, 'eval.json', `${JSON.stringify(lines)}\n`);
+    ctx.log(`  evaluation set: ${lines.length} rendered lines (${lines.length / 2} texts, upright and rotated 180°)`);
+    // Depthwise kernels are small (16–96 × 9 weights); per-channel scales keep them accurate, so quantize them all.
+    const variants = buildVariants(fp32, { minElements: 64 }, ctx.log);
+    const inputs = lineInputs(evalDir, lines);
+    const per = 3 * PREPROCESS.height * PREPROCESS.max_width;
+    const one = { name: INPUT, data: inputs.slice(0, per), dims: shape };
+    const results = await measureVariants(variants, (bytes) => evaluateLines(bytes, inputs, lines), one, ctx.log, { iterations: 100 });
+    const selection = selectVariant(variants, results);
+    quantization = selection.quantization;
+    const written = new Map(variants.map((v) => [v.file, writeArtifact(ctx.outDir, v.file, v.bytes)]));
+    const served = written.get(selection.served.file);
+    if (served === undefined) throw new Error('served file was not written');
+    file = served;
+    metrics = {
+      ...variantMetrics(variants, results, selection.served),
+      eval_examples: lines.length,
+      eval_set: 'English text lines rendered by ImageMagick (fonts-dejavu-core), each upright and rotated 180°',
+    };
+  } else {
+    // No evaluation set here, so no int8 variant can be shown to stay within a point of fp32: serve fp32, say why.
+    ctx.log('  /usr/bin/convert or the DejaVu fonts are missing: serving fp32 unmeasured (apt-get install imagemagick fonts-dejavu-core, then rebuild)');
+    file = writeArtifact(ctx.outDir, 'model.fp32.onnx', fp32);
+    quantization = {
+      type: 'fp32',
+      method: 'none',
+      reason: 'int8 ships only once its accuracy is measured, and the evaluation set needs Debian imagemagick and fonts-dejavu-core, which this build machine lacks',
+    };
+    const one = { name: INPUT, data: new Float32Array(shape.reduce((a, n) => a * n, 1)), dims: shape };
+    metrics = { edge_latency_ms_p50: await p50Latency(fp32, one, { runtime: 'web', iterations: 100 }), edge_latency_measured: EDGE_LATENCY_NOTE, eval_examples: 0 };
+  }
   return validateManifest({
     id: ID,
     version: VERSION,
@@ -101,17 +125,17 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
     quantization,
     placement: 'edge',
     edge_limits: { max_batch: 16, max_pixels: MAX_PIXELS },
-    metrics: {
-      ...variantMetrics(variants, results, served),
-      eval_examples: lines.length,
-      eval_set: 'English text lines rendered by ImageMagick (fonts-dejavu-core), each upright and rotated 180°',
-    },
+    metrics,
   });
 }
 
 export const recipe: Recipe = {
   id: ID,
   version: VERSION,
-  inputs: () => ({ files: [modelFile()], packages: [PACKAGE, 'onnx-proto', 'protobufjs', 'onnxruntime-node', 'onnxruntime-web', 'zod', 'fast-png', 'jpeg-js'] }),
+  inputs: () => ({
+    files: [modelFile()],
+    packages: [PACKAGE, 'onnx-proto', 'protobufjs', 'onnxruntime-node', 'onnxruntime-web', 'zod', 'fast-png', 'jpeg-js'],
+    environment: [`evaluation rendering ${renderingAvailable() ? 'available' : 'unavailable'}`],
+  }),
   build,
 };

@@ -72,6 +72,14 @@ export interface RenderedLine {
 }
 
 /** Renders every line upright and upside down into `dir` (PNG). Deterministic: style, font and size follow the index. */
+/**
+ * Whether this machine can render the evaluation set (Debian's ImageMagick and the DejaVu faces). `npm start` on a
+ * machine with only Node and npm builds without them (fp32, int8 unmeasured); `.ci/run` installs them.
+ */
+export function renderingAvailable(): boolean {
+  return existsSync(CONVERT) && FONTS.every((f) => existsSync(join(FONT_DIR, f)));
+}
+
 export function renderEvalSet(dir: string): RenderedLine[] {
   if (!existsSync(CONVERT)) throw new Error(`${CONVERT} is missing: apt-get install -y imagemagick fonts-dejavu-core`);
   mkdirSync(dir, { recursive: true });
