@@ -9,8 +9,9 @@ import type { Manifest } from '../storage/manifest.js';
 import { parseModelRef } from '../storage/registry.js';
 import { featureExtraction, tokenize, validateTexts, type Embedding } from '../tasks/feature-extraction.js';
 import { limitBody, readJson } from './body.js';
-import { servePlaced, taskContext } from './predict.js';
+import { servePlaced, taskContext, taskWays } from './placed.js';
 import { services, type AppEnv } from './services.js';
+import { bytesToBase64 } from '../tasks/base64.js';
 
 const RequestSchema = z
   .object({
@@ -30,13 +31,6 @@ function hiddenSize(manifest: Manifest): number | undefined {
 }
 
 /** OpenAI's base64 encoding: the float32 little-endian bytes of the vector. */
-function toBase64(v: Embedding): string {
-  const bytes = new Uint8Array(Float32Array.from(v).buffer);
-  let bin = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(bin);
-}
-
 function isTokenArray(input: unknown): boolean {
   return Array.isArray(input) && input.length > 0 && input.every((x) => typeof x === 'number' || (Array.isArray(x) && x.every((y) => typeof y === 'number')));
 }
@@ -61,15 +55,16 @@ export const embeddingsRouter = new Hono<AppEnv>().post('/', limitBody, async (c
   const { texts } = validateTexts(input, limits, 'input');
   // Always a list internally, so the cached value and the origin's answer have one shape.
   const parsed = await tokenize(texts, false, undefined, manifest, taskContext(registry, manifest));
-  const result = await servePlaced(c, manifest, featureExtraction, parsed, 'embeddings', () => ({
+  const ways = taskWays(registry, manifest, featureExtraction, parsed, () => ({
     body: JSON.stringify({ inputs: texts, parameters: { normalize: parsed.normalize } }),
     contentType: 'application/json',
   }));
+  const result = await servePlaced(c, manifest, { ...ways, size: featureExtraction.size(parsed), surface: 'embeddings', cacheInput: featureExtraction.cacheKeyInput(parsed) });
   const vectors = result.output;
   if (!Array.isArray(vectors) || vectors.length !== texts.length) throw new Error(`embeddings: ${manifest.id} answered ${Array.isArray(vectors) ? vectors.length : typeof vectors} rows for ${texts.length} inputs`);
   return c.json({
     object: 'list',
-    data: (vectors as Embedding[]).map((embedding, index) => ({ object: 'embedding', index, embedding: encoding === 'base64' ? toBase64(embedding) : embedding })),
+    data: (vectors as Embedding[]).map((embedding, index) => ({ object: 'embedding', index, embedding: encoding === 'base64' ? bytesToBase64(new Uint8Array(Float32Array.from(embedding).buffer)) : embedding })),
     model: manifest.id,
     usage: { prompt_tokens: parsed.tokens, total_tokens: parsed.tokens },
   });

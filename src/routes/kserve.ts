@@ -2,15 +2,11 @@
 import { Hono } from 'hono';
 import { edgeSession } from '../inference/edge.js';
 import { runtimeInfo } from '../inference/runtime.js';
-import { serve } from '../inference/serve.js';
 import { ApiError } from '../lib/errors.js';
-import { dispatch, placementReason, type DispatchNote } from '../routing/dispatch.js';
-import { originClient } from '../routing/origin-client.js';
-import { decidePlacement } from '../routing/placement.js';
 import { parseModelRef, type ModelRef } from '../storage/registry.js';
 import { inferCacheInput, inferResponse, modelMetadata, parseInferRequest, runInfer } from '../tasks/kserve.js';
 import { limitBody, readJson } from './body.js';
-import { wantsNoStore, predictionHeaders } from './predict.js';
+import { servePlaced } from './placed.js';
 import { services, type AppEnv } from './services.js';
 
 /** Tensor elements per infer request: bounds the memory a request can claim inside a 128 MB isolate. */
@@ -44,39 +40,31 @@ for (const base of ['/models/:id', '/models/:id/versions/:version']) {
       return c.json({ name: manifest.id, version: manifest.version, ready: true });
     })
     .post(`${base}/infer`, limitBody, async (c) => {
-      const { registry, cache } = services(c);
+      const { registry } = services(c);
       const manifest = await registry.resolve(ref(c.req.param('id') ?? '', c.req.param('version')));
       const body = await readJson(c);
       const parsed = parseInferRequest(body, manifest, MAX_INFER_ELEMENTS);
-      const client = originClient(c.env);
-      const decision = decidePlacement({ manifest, size: { batch: parsed.batch }, hint: c.req.header('x-placement'), originConfigured: client !== undefined });
       const max = manifest.edge_limits.max_batch;
-      if (decision.target === 'edge' && manifest.placement === 'edge' && max !== undefined && parsed.batch > max) {
-        // Pinned to the edge, so the edge's limit is the model's limit.
-        throw new ApiError(422, 'invalid_input', `inputs: at most ${max} rows per request for '${manifest.id}' (got ${parsed.batch}).`);
-      }
-      const note: DispatchNote = {};
-      const result = await serve(manifest, 'infer', inferCacheInput(parsed), wantsNoStore(c), { cache, waitUntil: (p) => c.executionCtx.waitUntil(p) }, (timings) =>
-        dispatch(
-          decision,
-          client,
-          {
-            edge: async (t) => {
-              const stages: { fetch?: number } = {};
-              const session = await edgeSession(manifest, registry, stages);
-              const started = performance.now();
-              const outputs = await runInfer(session, parsed);
-              Object.assign(t, stages, { inference: performance.now() - started });
-              return inferResponse(manifest, parsed, outputs);
-            },
-            origin: (origin) => origin.post(`/v2/models/${manifest.id}/versions/${manifest.version}/infer`, JSON.stringify(body), 'application/json'),
-          },
-          timings,
-          note,
-        ),
-      );
-      c.header('X-Placement-Reason', placementReason(decision, note));
-      predictionHeaders(c, manifest, result);
+      const result = await servePlaced(c, manifest, {
+        size: { batch: parsed.batch },
+        surface: 'infer',
+        cacheInput: inferCacheInput(parsed),
+        admit: (decision) => {
+          // Pinned to the edge, so the edge's limit is the model's limit (under auto, bigger batches go to the origin).
+          if (decision.target === 'edge' && manifest.placement === 'edge' && max !== undefined && parsed.batch > max) {
+            throw new ApiError(422, 'invalid_input', `inputs: at most ${max} rows per request for '${manifest.id}' (got ${parsed.batch}).`);
+          }
+        },
+        edge: async (t) => {
+          const stages: { fetch?: number } = {};
+          const session = await edgeSession(manifest, registry, stages);
+          const started = performance.now();
+          const outputs = await runInfer(session, parsed);
+          Object.assign(t, stages, { inference: performance.now() - started });
+          return inferResponse(manifest, parsed, outputs);
+        },
+        origin: (origin) => origin.post(`/v2/models/${manifest.id}/versions/${manifest.version}/infer`, JSON.stringify(body), 'application/json'),
+      });
       return c.json(result.output as object);
     });
 }
