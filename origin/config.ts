@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { S3Settings } from './store.js';
 import type { BatchingSettings } from './models.js';
 import type { RuntimeOptions } from './runtime.js';
+import { intVar } from '../src/lib/config.js';
 
 export interface OriginServerConfig {
   port: number;
@@ -20,10 +21,7 @@ export interface OriginServerConfig {
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
-  const raw = env[name];
-  const n = raw === undefined || raw.trim() === '' ? NaN : Number(raw);
-  // A typo must not turn a limit off: fall back to the default rather than NaN or 0.
-  return Number.isInteger(n) && n >= min ? n : fallback;
+  return intVar(env[name], fallback, min);
 }
 
 /** Set and valid, or undefined (then the manifest decides). */

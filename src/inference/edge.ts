@@ -1,11 +1,10 @@
 /** @module The edge's model runner: the isolate's session cache fed from the R2 registry. */
+import { DEFAULT_SESSION_BUDGET } from '../lib/config.js';
 import { ApiError, modelUnavailable } from '../lib/errors.js';
 import type { Manifest } from '../storage/manifest.js';
 import type { ModelRegistry } from '../storage/registry.js';
 import { createSession } from './runtime.js';
 import { ModelTooLargeError, SessionCache, type QueuedSession } from './sessions.js';
-
-export const DEFAULT_SESSION_BUDGET = 64 * 1024 * 1024;
 
 /** One cache per isolate: sessions outlive requests, which is the point. */
 export const sessions = new SessionCache(DEFAULT_SESSION_BUDGET, createSession);

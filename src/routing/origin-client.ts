@@ -5,6 +5,7 @@
  */
 import { ApiError, type ErrorCode, type ErrorStatus } from '../lib/errors.js';
 import { CircuitBreaker, type BreakerState } from './breaker.js';
+import { intVar } from '../lib/config.js';
 
 /** Something that answers requests: a service binding, or the global fetch bound to a base URL. */
 export interface OriginFetcher {
@@ -138,11 +139,6 @@ export interface OriginVars {
   ORIGIN?: OriginFetcher;
 }
 
-function positiveInt(value: string | undefined, fallback: number): number {
-  const n = Number(value);
-  return value !== undefined && value.trim() !== '' && Number.isInteger(n) && n > 0 ? n : fallback;
-}
-
 export interface OriginConfig {
   baseUrl: string;
   secret: string;
@@ -159,9 +155,9 @@ export function readOriginConfig(vars: OriginVars): OriginConfig | undefined {
     // A service binding needs some URL to form requests; its host is not used for routing.
     baseUrl: url === '' ? 'https://origin.internal' : url,
     secret: vars.ORIGIN_SECRET ?? '',
-    timeoutMs: positiveInt(vars.ORIGIN_TIMEOUT_MS, 10_000),
-    failureThreshold: positiveInt(vars.ORIGIN_BREAKER_FAILURES, 3),
-    cooldownMs: positiveInt(vars.ORIGIN_BREAKER_COOLDOWN_MS, 10_000),
+    timeoutMs: intVar(vars.ORIGIN_TIMEOUT_MS, 10_000, 1),
+    failureThreshold: intVar(vars.ORIGIN_BREAKER_FAILURES, 3, 1),
+    cooldownMs: intVar(vars.ORIGIN_BREAKER_COOLDOWN_MS, 10_000, 1),
   };
 }
 

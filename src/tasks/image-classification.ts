@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import { describeIssues } from '../lib/errors.js';
 import type { Manifest } from '../storage/manifest.js';
-import { base64ToBytes, bytesToBase64, decodeImage, DEFAULT_MAX_PIXELS, IMAGE_MEDIA_TYPES, type RgbaImage } from './image.js';
+import { base64ToBytes, bytesToBase64 } from './base64.js';
+import { decodeImage, DEFAULT_MAX_PIXELS, IMAGE_MEDIA_TYPES, type RgbaImage } from './image.js';
 import { fitDigit, textLineTensor } from './image-ops.js';
 import { InputError, type RequestBody, type RequestLimits, type TaskModule } from './task.js';
 import { asFloat32, float32, type Feeds, type Outputs } from './tensor.js';

@@ -10,6 +10,7 @@ import type { Manifest } from '../storage/manifest.js';
 import { InputError, type RequestBody, type TaskModule } from './task.js';
 import { asFloat32, type Feeds, type ModelRunner, type Outputs, type TensorData } from './tensor.js';
 import { decodeMono, looksLikeWav, readWavHeader, resample, WavError } from './wav.js';
+import { base64ToBytes } from './base64.js';
 
 export interface SpeechSegment {
   start: number;
@@ -92,21 +93,6 @@ function parameters(raw: Record<string, unknown>, manifest: Manifest): VadParame
   };
 }
 
-function base64Decode(text: string): Uint8Array {
-  // Accept a data URL as browsers produce it, and whitespace from wrapped base64.
-  const b64 = text.replace(/^data:[^,]*;base64,/, '').replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw new InputError(422, 'invalid_input', 'inputs: must be a base64-encoded WAV file.');
-  let bin: string;
-  try {
-    bin = atob(b64);
-  } catch {
-    throw new InputError(422, 'invalid_input', 'inputs: must be a base64-encoded WAV file.');
-  }
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
 function audioBytes(body: RequestBody): Uint8Array {
   if (body.kind === 'binary') {
     const known = WAV_MEDIA_TYPES.includes(body.contentType);
@@ -118,7 +104,7 @@ function audioBytes(body: RequestBody): Uint8Array {
   }
   if (Array.isArray(body.inputs)) throw new InputError(422, 'invalid_input', 'inputs: one WAV clip per request (a base64 string).');
   if (typeof body.inputs !== 'string') throw new InputError(422, 'invalid_input', 'inputs: must be a base64-encoded WAV file.');
-  return base64Decode(body.inputs);
+  return base64ToBytes(body.inputs, 'inputs');
 }
 
 /** Seconds this request may last here: the edge limit when pinned to the edge, else the hard cap. */

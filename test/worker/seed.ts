@@ -2,14 +2,12 @@
 import { env } from 'cloudflare:workers';
 import { inject } from 'vitest';
 import { r2Keys } from '../../src/storage/manifest.js';
+import { base64ToBytes } from '../../src/tasks/base64.js';
 import type { Feeds } from '../../src/tasks/tensor.js';
 import type { KserveTensor } from '../support/provided.js';
 
 export function base64Bytes(b64: string): Uint8Array {
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
+  return base64ToBytes(b64, 'fixture');
 }
 
 /** Puts every built model (files, manifest, `latest`) into env.MODELS, as `npm run models:seed` does locally. */
