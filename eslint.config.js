@@ -17,18 +17,45 @@ export default tseslint.config(
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
       '@typescript-eslint/no-unnecessary-condition': 'off',
       // `() => void x()` style callbacks are idiomatic in handlers and tests.
-      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true, ignoreVoidReturningFunctions: true }],
+      '@typescript-eslint/no-confusing-void-expression': [
+        'error',
+        { ignoreArrowShorthand: true, ignoreVoidReturningFunctions: true },
+      ],
       '@typescript-eslint/no-extraneous-class': 'off',
-      'no-restricted-syntax': ['error', { selector: 'ExportDefaultDeclaration', message: 'Use named exports (entry points excepted).' }],
-      'no-restricted-imports': ['error', { patterns: [{ group: ['onnxruntime-web', 'onnxruntime-web/*'], message: 'Only src/inference/runtime.ts imports onnxruntime-web.' }] }],
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'ExportDefaultDeclaration', message: 'Use named exports (entry points excepted).' },
+      ],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['onnxruntime-web', 'onnxruntime-web/*'],
+              message: 'Only src/inference/runtime.ts imports onnxruntime-web.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     // Entry points whose default export is the platform's contract (Worker module, vitest configs).
-    files: ['src/index.ts', 'bench/bench-worker.ts', 'vitest.config.ts', 'test/global-setup.ts', 'test/origin-setup.ts', 'eslint.config.js', 'origin/server.ts'],
+    files: [
+      'src/index.ts',
+      'bench/bench-worker.ts',
+      'vitest.config.ts',
+      'test/global-setup.ts',
+      'test/origin-setup.ts',
+      'eslint.config.js',
+      'origin/server.ts',
+    ],
     rules: { 'no-restricted-syntax': 'off' },
   },
-  { files: ['src/inference/runtime.ts', 'bench/**/*.ts', 'models/**/*.ts', 'scripts/**/*.ts'], rules: { 'no-restricted-imports': 'off' } },
+  {
+    files: ['src/inference/runtime.ts', 'bench/**/*.ts', 'models/**/*.ts', 'scripts/**/*.ts'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
   // Ambient declarations describe modules whose shape is a default export.
   { files: ['**/*.d.ts'], rules: { 'no-restricted-syntax': 'off' } },
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },

@@ -37,13 +37,31 @@ interface Case {
 
 function nodeFeeds(feeds: BenchFeed[]): Record<string, ortNode.Tensor> {
   return Object.fromEntries(
-    feeds.map((f) => [f.name, f.type === 'int64' ? new ortNode.Tensor('int64', BigInt64Array.from(f.data, (v) => BigInt(v)), f.dims) : new ortNode.Tensor('float32', Float32Array.from(f.data), f.dims)]),
+    feeds.map((f) => [
+      f.name,
+      f.type === 'int64'
+        ? new ortNode.Tensor(
+            'int64',
+            BigInt64Array.from(f.data, (v) => BigInt(v)),
+            f.dims,
+          )
+        : new ortNode.Tensor('float32', Float32Array.from(f.data), f.dims),
+    ]),
   );
 }
 
 function webFeeds(feeds: BenchFeed[]): Record<string, ortWeb.Tensor> {
   return Object.fromEntries(
-    feeds.map((f) => [f.name, f.type === 'int64' ? new ortWeb.Tensor('int64', BigInt64Array.from(f.data, (v) => BigInt(v)), f.dims) : new ortWeb.Tensor('float32', Float32Array.from(f.data), f.dims)]),
+    feeds.map((f) => [
+      f.name,
+      f.type === 'int64'
+        ? new ortWeb.Tensor(
+            'int64',
+            BigInt64Array.from(f.data, (v) => BigInt(v)),
+            f.dims,
+          )
+        : new ortWeb.Tensor('float32', Float32Array.from(f.data), f.dims),
+    ]),
   );
 }
 
@@ -59,7 +77,11 @@ async function loop(run: () => Promise<unknown>): Promise<Summary> {
 }
 
 async function timeNode(c: Case): Promise<Summary> {
-  const s = await ortNode.InferenceSession.create(c.file, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const s = await ortNode.InferenceSession.create(c.file, {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
   const feeds = nodeFeeds(c.feeds);
   const out = await loop(() => s.run(feeds));
   await s.release();
@@ -68,7 +90,10 @@ async function timeNode(c: Case): Promise<Summary> {
 
 async function timeWebNode(c: Case): Promise<Summary> {
   ortWeb.env.wasm.numThreads = 1;
-  const s = await ortWeb.InferenceSession.create(readFileSync(c.file), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const s = await ortWeb.InferenceSession.create(readFileSync(c.file), {
+    executionProviders: ['wasm'],
+    graphOptimizationLevel: 'all',
+  });
   const feeds = webFeeds(c.feeds);
   const out = await loop(() => s.run(feeds));
   await s.release();
@@ -115,7 +140,9 @@ function vadCase(file = 'model.onnx', label = 'vad-silero'): Case {
 }
 
 function bertCase(file: string, batch: number, seq: number): Case {
-  const ids = Array.from({ length: batch * seq }, (_, i) => (i % seq === 0 ? 2 : i % seq === seq - 1 ? 3 : 5 + ((i * 37) % 1400)));
+  const ids = Array.from({ length: batch * seq }, (_, i) =>
+    i % seq === 0 ? 2 : i % seq === seq - 1 ? 3 : 5 + ((i * 37) % 1400),
+  );
   const dims = [batch, seq];
   return {
     model: 'tiny-bert',
@@ -134,7 +161,12 @@ export async function benchAudio(): Promise<unknown> {
   try {
     const bert = join(writeTinyBert(dir), 'model.onnx');
     // The published graph too, to show what inlining its sample-rate If buys at the edge.
-    const cases = [vadCase(), vadCase('model.published.onnx', 'vad-silero (published graph)'), bertCase(bert, 1, 16), bertCase(bert, 8, 64)];
+    const cases = [
+      vadCase(),
+      vadCase('model.published.onnx', 'vad-silero (published graph)'),
+      bertCase(bert, 1, 16),
+      bertCase(bert, 8, 64),
+    ];
     const rows: (string | number)[][] = [];
     const raw: Record<string, unknown> = {};
     for (const c of cases) {
@@ -142,19 +174,45 @@ export async function benchAudio(): Promise<unknown> {
       const web = await timeWebNode(c);
       const edge = await timeWorkerd(c);
       raw[`${c.model} ${c.input}`] = { node, webNode: web, workerd: edge };
-      rows.push([c.model, c.input, edge.p50, edge.p99, node.p50, node.p99, web.p50, edge.p50 / node.p50, edge.p50 / node.p50 <= 2 ? 'yes' : 'no', `${(edge.heapBytes / 2 ** 20).toFixed(0)} MiB`]);
+      rows.push([
+        c.model,
+        c.input,
+        edge.p50,
+        edge.p99,
+        node.p50,
+        node.p99,
+        web.p50,
+        edge.p50 / node.p50,
+        edge.p50 / node.p50 <= 2 ? 'yes' : 'no',
+        `${(edge.heapBytes / 2 ** 20).toFixed(0)} MiB`,
+      ]);
     }
     const runs = table(
       'audio + bring-your-own: session.run, ms (workerd: block means; 1 thread everywhere)',
-      ['model', 'input', 'workerd p50', 'workerd p99', 'node p50', 'node p99', 'web-in-node p50', 'workerd ÷ node', '≤ 2×', 'wasm heap'],
+      [
+        'model',
+        'input',
+        'workerd p50',
+        'workerd p99',
+        'node p50',
+        'node p99',
+        'web-in-node p50',
+        'workerd ÷ node',
+        '≤ 2×',
+        'wasm heap',
+      ],
       rows,
     );
     const vad = raw[`vad-silero ${cases[0]?.input ?? ''}`] as { workerd: Summary } | undefined;
     const perSecond = vad === undefined ? NaN : vad.workerd.p50 * (16_000 / 512);
-    const realtime = table('vad-silero at the edge', ['figure', 'value'], [
-      ['workerd ms of inference per second of audio (p50 × 31.25 windows)', perSecond],
-      ['real-time factor (audio seconds per inference second)', 1000 / perSecond],
-    ]);
+    const realtime = table(
+      'vad-silero at the edge',
+      ['figure', 'value'],
+      [
+        ['workerd ms of inference per second of audio (p50 × 31.25 windows)', perSecond],
+        ['real-time factor (audio seconds per inference second)', 1000 / perSecond],
+      ],
+    );
     return { runs, realtime, raw };
   } finally {
     rmSync(dir, { recursive: true, force: true });

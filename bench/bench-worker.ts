@@ -46,7 +46,11 @@ async function timeApp(request: Request, env: Env, ctx: ExecutionContext): Promi
   }>();
   let status = 0;
   const call = async (): Promise<void> => {
-    const res = await app.fetch(new Request(`http://bench${path}`, { method, headers, ...(body === undefined ? {} : { body }) }), env, ctx);
+    const res = await app.fetch(
+      new Request(`http://bench${path}`, { method, headers, ...(body === undefined ? {} : { body }) }),
+      env,
+      ctx,
+    );
     await res.arrayBuffer();
     status = res.status;
   };
@@ -76,8 +80,13 @@ export default {
     const form = await request.formData();
     const model = form.get('model');
     const spec = form.get('spec');
-    if (!(model instanceof File) || typeof spec !== 'string') return new Response('need model and spec', { status: 400 });
-    const { feeds, iterations, warmup } = JSON.parse(spec) as { feeds: BenchFeed[]; iterations: number; warmup: number };
+    if (!(model instanceof File) || typeof spec !== 'string')
+      return new Response('need model and spec', { status: 400 });
+    const { feeds, iterations, warmup } = JSON.parse(spec) as {
+      feeds: BenchFeed[];
+      iterations: number;
+      warmup: number;
+    };
     const bytes = new Uint8Array(await model.arrayBuffer());
     const key = await digest(bytes);
     let session = sessions.get(key);

@@ -23,7 +23,11 @@ interface Variant {
 }
 
 async function timeNode(file: string, feeds: Record<string, ortNode.Tensor>): Promise<Summary> {
-  const s = await ortNode.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const s = await ortNode.InferenceSession.create(file, {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
   const summary = await timeBlocks(() => s.run(feeds), ITER, WARMUP);
   await s.release();
   return summary;
@@ -31,7 +35,10 @@ async function timeNode(file: string, feeds: Record<string, ortNode.Tensor>): Pr
 
 async function timeWebNode(file: string, feeds: Record<string, ortWeb.Tensor>): Promise<Summary> {
   ortWeb.env.wasm.numThreads = 1;
-  const s = await ortWeb.InferenceSession.create(readFileSync(file), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const s = await ortWeb.InferenceSession.create(readFileSync(file), {
+    executionProviders: ['wasm'],
+    graphOptimizationLevel: 'all',
+  });
   const summary = await timeBlocks(() => s.run(feeds), ITER, WARMUP);
   await s.release();
   return summary;
@@ -57,12 +64,21 @@ async function timeWorkerd(url: string, file: string, bag: BagFeeds): Promise<Su
   return { ...summarize(body.times), heapBytes: body.heapBytes };
 }
 
-async function httpLoop(url: string, n: number, body: (i: number) => unknown, headers: Record<string, string> = {}): Promise<{ total: Summary; cache: string[] }> {
+async function httpLoop(
+  url: string,
+  n: number,
+  body: (i: number) => unknown,
+  headers: Record<string, string> = {},
+): Promise<{ total: Summary; cache: string[] }> {
   const totals: number[] = [];
   const cache: string[] = [];
   for (let i = 0; i < n; i++) {
     const t = performance.now();
-    const res = await fetch(`${url}/v1/models/sentiment-en/predict`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body(i)) });
+    const res = await fetch(`${url}/v1/models/sentiment-en/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body(i)),
+    });
     await res.arrayBuffer();
     const ms = performance.now() - t;
     totals.push(ms);
@@ -75,15 +91,36 @@ async function httpLoop(url: string, n: number, body: (i: number) => unknown, he
  * The product app's request path inside the isolate (app.fetch with real local R2/KV, no HTTP hop): what the Worker
  * itself adds on top of `session.run`, separated from wrangler dev's local proxying.
  */
-async function timeAppInProcess(url: string, dir: string, manifest: Manifest, text: string): Promise<(string | number)[][]> {
+async function timeAppInProcess(
+  url: string,
+  dir: string,
+  manifest: Manifest,
+  text: string,
+): Promise<(string | number)[][]> {
   const form = new FormData();
   form.set(`models/${manifest.id}/latest`, new Blob([manifest.version]), 'latest');
-  form.set(`models/${manifest.id}/${manifest.version}/manifest.json`, new Blob([readFileSync(join(dir, 'manifest.json'))]), 'manifest.json');
-  form.set(`models/${manifest.id}/${manifest.version}/${manifest.model_file}`, new Blob([readFileSync(join(dir, manifest.model_file))]), manifest.model_file);
+  form.set(
+    `models/${manifest.id}/${manifest.version}/manifest.json`,
+    new Blob([readFileSync(join(dir, 'manifest.json'))]),
+    'manifest.json',
+  );
+  form.set(
+    `models/${manifest.id}/${manifest.version}/${manifest.model_file}`,
+    new Blob([readFileSync(join(dir, manifest.model_file))]),
+    manifest.model_file,
+  );
   const seeded = await fetchRetry(`${url}/seed`, { method: 'POST', body: form });
   if (!seeded.ok) throw new Error(`bench worker seed: ${seeded.status} ${await seeded.text()}`);
-  const time = async (path: string, method: string, headers: Record<string, string>, body?: string): Promise<Summary> => {
-    const res = await fetchRetry(`${url}/app`, { method: 'POST', body: JSON.stringify({ path, method, headers, body, iterations: ITER, warmup: WARMUP }) });
+  const time = async (
+    path: string,
+    method: string,
+    headers: Record<string, string>,
+    body?: string,
+  ): Promise<Summary> => {
+    const res = await fetchRetry(`${url}/app`, {
+      method: 'POST',
+      body: JSON.stringify({ path, method, headers, body, iterations: ITER, warmup: WARMUP }),
+    });
     const out = (await res.json()) as { times: number[]; status: number };
     if (out.status !== 200) throw new Error(`in-process ${method} ${path} answered ${out.status}`);
     return summarize(out.times);
@@ -108,8 +145,16 @@ export async function benchEdge(): Promise<unknown> {
   const config = TextFeatureConfigSchema.parse(manifest.preprocess);
   const heldout = JSON.parse(readFileSync(join(built.dir, 'heldout.json'), 'utf8')) as { text: string }[];
   const variants: Variant[] = [
-    { name: 'fp32', file: join(built.dir, 'model.fp32.onnx'), bytes: statSync(join(built.dir, 'model.fp32.onnx')).size },
-    { name: `int8 (${manifest.quantization.method})`, file: join(built.dir, manifest.model_file), bytes: statSync(join(built.dir, manifest.model_file)).size },
+    {
+      name: 'fp32',
+      file: join(built.dir, 'model.fp32.onnx'),
+      bytes: statSync(join(built.dir, 'model.fp32.onnx')).size,
+    },
+    {
+      name: `int8 (${manifest.quantization.method})`,
+      file: join(built.dir, manifest.model_file),
+      bytes: statSync(join(built.dir, manifest.model_file)).size,
+    },
   ];
 
   const benchWorker = await startWrangler('bench/wrangler.toml', '/info');
@@ -124,12 +169,29 @@ export async function benchEdge(): Promise<unknown> {
       const b = sparseBatch(texts, config);
       const bag: BagFeeds = { dims: [batch, b.width], indices: b.indices, values: b.values };
       for (const v of variants) {
-        const node = await timeNode(v.file, { indices: new ortNode.Tensor('int64', bag.indices, bag.dims), values: new ortNode.Tensor('float32', bag.values, bag.dims) });
-        const web = await timeWebNode(v.file, { indices: new ortWeb.Tensor('int64', bag.indices, bag.dims), values: new ortWeb.Tensor('float32', bag.values, bag.dims) });
+        const node = await timeNode(v.file, {
+          indices: new ortNode.Tensor('int64', bag.indices, bag.dims),
+          values: new ortNode.Tensor('float32', bag.values, bag.dims),
+        });
+        const web = await timeWebNode(v.file, {
+          indices: new ortWeb.Tensor('int64', bag.indices, bag.dims),
+          values: new ortWeb.Tensor('float32', bag.values, bag.dims),
+        });
         const edge = await timeWorkerd(benchWorker.url, v.file, bag);
         raw[`${v.name} b${batch}`] = { node, webNode: web, workerd: edge };
         if (batch === 1 && v.file.endsWith(manifest.model_file)) servedRunP50 = edge.p50;
-        runRows.push([v.name, String(batch), edge.p50, edge.p99, node.p50, node.p99, web.p50, edge.p50 / node.p50, web.p50 / node.p50, `${(edge.heapBytes / 2 ** 20).toFixed(0)} MiB`]);
+        runRows.push([
+          v.name,
+          String(batch),
+          edge.p50,
+          edge.p99,
+          node.p50,
+          node.p99,
+          web.p50,
+          edge.p50 / node.p50,
+          web.p50 / node.p50,
+          `${(edge.heapBytes / 2 ** 20).toFixed(0)} MiB`,
+        ]);
       }
     }
     appRows = await timeAppInProcess(benchWorker.url, built.dir, manifest, heldout[0]?.text ?? '');
@@ -138,7 +200,18 @@ export async function benchEdge(): Promise<unknown> {
   }
   const runTable = table(
     'sentiment-en session.run, ms (block means, ≥ 30 blocks of ≥ 25 ms each; 1 thread everywhere)',
-    ['variant', 'batch', 'workerd p50', 'workerd p99', 'node p50', 'node p99', 'web-in-node p50', 'workerd ÷ node', 'web-node ÷ node', 'wasm heap'],
+    [
+      'variant',
+      'batch',
+      'workerd p50',
+      'workerd p99',
+      'node p50',
+      'node p99',
+      'web-in-node p50',
+      'workerd ÷ node',
+      'web-node ÷ node',
+      'wasm heap',
+    ],
     runRows,
   );
   const appTable = table(
@@ -146,7 +219,11 @@ export async function benchEdge(): Promise<unknown> {
     ['request', 'p50', 'p99', 'p50 beyond the no-op route'],
     appRows ?? [],
   );
-  const sizeTable = table('sentiment-en model size', ['variant', 'bytes', 'ratio to fp32'], variants.map((v) => [v.name, String(v.bytes), v.bytes / (variants[0]?.bytes ?? 1)]));
+  const sizeTable = table(
+    'sentiment-en model size',
+    ['variant', 'bytes', 'ratio to fp32'],
+    variants.map((v) => [v.name, String(v.bytes), v.bytes / (variants[0]?.bytes ?? 1)]),
+  );
 
   await seedLocal();
   const app = await startWrangler('wrangler.toml', '/v2/health/live');
@@ -169,12 +246,37 @@ export async function benchEdge(): Promise<unknown> {
     const floor = summarize(floorTimes);
     raw['http'] = { miss, hit, bypass, floor };
     // "Beyond run": the HTTP p50 minus the served model's workerd session.run p50 (batch 1) from above.
-    httpTable = table(`HTTP end to end against wrangler dev, loopback (${n} sequential requests each), ms`, ['request', 'p50', 'p99', 'p50 beyond run', 'p50 beyond floor + run', 'X-Cache seen'], [
-      ['floor: GET /v2/health/live', floor.p50, floor.p99, 'n/a', 'n/a', ''],
-      ['cache MISS (new input)', miss.total.p50, miss.total.p99, miss.total.p50 - servedRunP50, miss.total.p50 - floor.p50 - servedRunP50, [...new Set(miss.cache)].join(',')],
-      ['cache HIT (same input)', hit.total.p50, hit.total.p99, 'n/a (no run)', hit.total.p50 - floor.p50, [...new Set(hit.cache)].join(',')],
-      ['no-store (BYPASS)', bypass.total.p50, bypass.total.p99, bypass.total.p50 - servedRunP50, bypass.total.p50 - floor.p50 - servedRunP50, [...new Set(bypass.cache)].join(',')],
-    ]);
+    httpTable = table(
+      `HTTP end to end against wrangler dev, loopback (${n} sequential requests each), ms`,
+      ['request', 'p50', 'p99', 'p50 beyond run', 'p50 beyond floor + run', 'X-Cache seen'],
+      [
+        ['floor: GET /v2/health/live', floor.p50, floor.p99, 'n/a', 'n/a', ''],
+        [
+          'cache MISS (new input)',
+          miss.total.p50,
+          miss.total.p99,
+          miss.total.p50 - servedRunP50,
+          miss.total.p50 - floor.p50 - servedRunP50,
+          [...new Set(miss.cache)].join(','),
+        ],
+        [
+          'cache HIT (same input)',
+          hit.total.p50,
+          hit.total.p99,
+          'n/a (no run)',
+          hit.total.p50 - floor.p50,
+          [...new Set(hit.cache)].join(','),
+        ],
+        [
+          'no-store (BYPASS)',
+          bypass.total.p50,
+          bypass.total.p99,
+          bypass.total.p50 - servedRunP50,
+          bypass.total.p50 - floor.p50 - servedRunP50,
+          [...new Set(bypass.cache)].join(','),
+        ],
+      ],
+    );
   } finally {
     await app.stop();
   }

@@ -25,7 +25,11 @@ export function summarize(times: readonly number[]): Summary {
 }
 
 /** Times an async call in block means (see bench/timing.ts), as the bench Worker does inside workerd. */
-export async function timeBlocks(call: () => Promise<unknown>, iterations: number, warmup: number): Promise<Summary & { block: number }> {
+export async function timeBlocks(
+  call: () => Promise<unknown>,
+  iterations: number,
+  warmup: number,
+): Promise<Summary & { block: number }> {
   const { times, block } = await blockMeans(call, iterations, warmup);
   return { ...summarize(times), block };
 }
@@ -33,7 +37,11 @@ export async function timeBlocks(call: () => Promise<unknown>, iterations: numbe
 export const fmt = (v: number, digits = 3): string => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
 
 /** Prints a table with aligned columns and returns its rows for the results file. */
-export function table(title: string, header: string[], rows: (string | number)[][]): { title: string; header: string[]; rows: string[][] } {
+export function table(
+  title: string,
+  header: string[],
+  rows: (string | number)[][],
+): { title: string; header: string[]; rows: string[][] } {
   const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)));
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]): string => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
@@ -65,7 +73,6 @@ export async function fetchRetry(url: string, init?: RequestInit): Promise<Respo
   }
 }
 
-
 export interface Started {
   url: string;
   stop(): Promise<void>;
@@ -76,8 +83,22 @@ export async function startWrangler(configPath: string, readyPath: string, extra
   const port = await freePort();
   const child: ChildProcess = spawn(
     process.execPath,
-    ['node_modules/wrangler/bin/wrangler.js', 'dev', '-c', configPath, '--port', String(port), '--ip', '127.0.0.1', '--show-interactive-dev-session=false', ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' } },
+    [
+      'node_modules/wrangler/bin/wrangler.js',
+      'dev',
+      '-c',
+      configPath,
+      '--port',
+      String(port),
+      '--ip',
+      '127.0.0.1',
+      '--show-interactive-dev-session=false',
+      ...extraArgs,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
+    },
   );
   let log = '';
   const keep = (d: Buffer): void => {
@@ -102,7 +123,8 @@ export async function startWrangler(configPath: string, readyPath: string, extra
     await new Promise((r) => setTimeout(r, 300));
   }
   child.on('exit', (code) => {
-    if (code !== 0 && code !== null) console.error(`wrangler dev (${configPath}) exited with ${code}: ${log.slice(-2000)}`);
+    if (code !== 0 && code !== null)
+      console.error(`wrangler dev (${configPath}) exited with ${code}: ${log.slice(-2000)}`);
   });
   return {
     url,

@@ -42,7 +42,10 @@ export interface OriginBenchResult {
   breaker: { clientOpen: Summary; edgeFallback: Summary | undefined };
 }
 
-const headers = (o: SpawnedOrigin): Record<string, string> => ({ 'content-type': 'application/json', authorization: `Bearer ${o.secret}` });
+const headers = (o: SpawnedOrigin): Record<string, string> => ({
+  'content-type': 'application/json',
+  authorization: `Bearer ${o.secret}`,
+});
 
 async function runsOf(o: SpawnedOrigin): Promise<{ runs: number; rows: number }> {
   const text = await (await fetch(`${o.url}/metrics`, { headers: headers(o) })).text();
@@ -55,7 +58,10 @@ async function runsOf(o: SpawnedOrigin): Promise<{ runs: number; rows: number }>
 
 /** CONCURRENCY closed-loop clients for SECONDS: completed requests, latencies, model runs. */
 async function load(o: SpawnedOrigin, w: Workload, batching: boolean): Promise<Throughput> {
-  for (let i = 0; i < 50; i++) await fetch(`${o.url}${w.path}`, { method: 'POST', headers: headers(o), body: w.body(i) }).then((r) => r.arrayBuffer());
+  for (let i = 0; i < 50; i++)
+    await fetch(`${o.url}${w.path}`, { method: 'POST', headers: headers(o), body: w.body(i) }).then((r) =>
+      r.arrayBuffer(),
+    );
   const before = await runsOf(o);
   const times: number[] = [];
   let errors = 0;
@@ -95,7 +101,10 @@ function workloads(): Workload[] {
     {
       name: 'sentiment-en predict (1 text)',
       path: '/v1/models/sentiment-en/predict',
-      body: (i) => JSON.stringify({ inputs: `request ${i}: ${i % 2 === 0 ? 'I love this, wonderful' : 'awful, it broke at once'}` }),
+      body: (i) =>
+        JSON.stringify({
+          inputs: `request ${i}: ${i % 2 === 0 ? 'I love this, wonderful' : 'awful, it broke at once'}`,
+        }),
     },
   ];
   if (existsSync(join(BUILD_DIR, 'text-orientation', 'latest'))) {
@@ -135,15 +144,28 @@ export async function benchOrigin(): Promise<OriginBenchResult> {
 
     // Origin p50 vs edge p50 for the same predict request (cache bypassed), one at a time.
     await seedLocal();
-    edge = await startWrangler('wrangler.toml', '/v2/health/live', ['--var', `ORIGIN_URL:${batched.url}`, '--var', `ORIGIN_SECRET:${batched.secret}`]);
+    edge = await startWrangler('wrangler.toml', '/v2/health/live', [
+      '--var',
+      `ORIGIN_URL:${batched.url}`,
+      '--var',
+      `ORIGIN_SECRET:${batched.secret}`,
+    ]);
     const edgeUrl = edge.url;
     const body = JSON.stringify({ inputs: 'The battery lasts all day and the screen is lovely.' });
     const viaEdge = (placement: string) => (): Promise<Response> =>
-      fetch(`${edgeUrl}/v1/models/sentiment-en/predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-placement': placement }, body });
+      fetch(`${edgeUrl}/v1/models/sentiment-en/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-placement': placement },
+        body,
+      });
     const latency: Record<string, Summary> = {
       'edge (wrangler dev, ORT-web)': await sequential(viaEdge('edge'), SEQUENTIAL),
       'edge → origin (X-Placement: origin)': await sequential(viaEdge('origin'), SEQUENTIAL),
-      'origin direct (onnxruntime-node)': await sequential(() => fetch(`${batched.url}/v1/models/sentiment-en/predict`, { method: 'POST', headers: headers(batched), body }), SEQUENTIAL),
+      'origin direct (onnxruntime-node)': await sequential(
+        () =>
+          fetch(`${batched.url}/v1/models/sentiment-en/predict`, { method: 'POST', headers: headers(batched), body }),
+        SEQUENTIAL,
+      ),
     };
 
     // Breaker open: the client refuses without connecting. In-process, then end to end through the edge.
@@ -185,16 +207,41 @@ export function printOrigin(r: OriginBenchResult): unknown[] {
     table(
       `Origin throughput at concurrency ${CONCURRENCY} (${SECONDS} s closed loop, loopback, CPU, 1 intra-op thread)`,
       ['workload', 'batching', 'req/s', 'p50 ms', 'p99 ms', 'model runs', 'rows/run', 'errors'],
-      r.throughput.map((t) => [t.workload, t.batching ? 'on' : 'off', t.rps, t.p50, t.p99, String(t.runs), t.rowsPerRun, String(t.errors)]),
+      r.throughput.map((t) => [
+        t.workload,
+        t.batching ? 'on' : 'off',
+        t.rps,
+        t.p50,
+        t.p99,
+        String(t.runs),
+        t.rowsPerRun,
+        String(t.errors),
+      ]),
     ),
-    table('Dynamic batching speed-up (req/s on ÷ off)', ['workload', 'speed-up'], Object.entries(r.speedup).map(([w, s]) => [w, s])),
-    table(`Same predict request, one at a time (${SEQUENTIAL} requests, cache bypassed)`, ['path', 'p50 ms', 'p99 ms'], Object.entries(r.latency).map(([k, s]) => [k, s.p50, s.p99])),
+    table(
+      'Dynamic batching speed-up (req/s on ÷ off)',
+      ['workload', 'speed-up'],
+      Object.entries(r.speedup).map(([w, s]) => [w, s]),
+    ),
+    table(
+      `Same predict request, one at a time (${SEQUENTIAL} requests, cache bypassed)`,
+      ['path', 'p50 ms', 'p99 ms'],
+      Object.entries(r.latency).map(([k, s]) => [k, s.p50, s.p99]),
+    ),
     table(
       'Breaker open (goal: fail fast, ≤ 5 ms)',
       ['what', 'p50 ms', 'p99 ms'],
       [
         ['client refuses (no connection)', r.breaker.clientOpen.p50, r.breaker.clientOpen.p99],
-        ...(r.breaker.edgeFallback ? [['edge request, origin down → edge-fallback (incl. edge inference)', r.breaker.edgeFallback.p50, r.breaker.edgeFallback.p99]] : []),
+        ...(r.breaker.edgeFallback
+          ? [
+              [
+                'edge request, origin down → edge-fallback (incl. edge inference)',
+                r.breaker.edgeFallback.p50,
+                r.breaker.edgeFallback.p99,
+              ],
+            ]
+          : []),
       ],
     ),
   ];
@@ -203,5 +250,7 @@ export function printOrigin(r: OriginBenchResult): unknown[] {
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
   const result = await benchOrigin();
   const tables = printOrigin(result);
-  console.log(`\nwritten: ${writeResults('origin', { date: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length, ...result, tables })}`);
+  console.log(
+    `\nwritten: ${writeResults('origin', { date: new Date().toISOString(), node: process.version, cpus: (await import('node:os')).cpus().length, ...result, tables })}`,
+  );
 }

@@ -11,7 +11,11 @@ const BLOCK_MS = 25;
 const MIN_SAMPLES = 30;
 
 /** Per-call means of ≥ 30 blocks, and the block size used. */
-export async function blockMeans(call: () => Promise<unknown>, iterations: number, warmup: number): Promise<{ times: number[]; block: number }> {
+export async function blockMeans(
+  call: () => Promise<unknown>,
+  iterations: number,
+  warmup: number,
+): Promise<{ times: number[]; block: number }> {
   const warmStart = performance.now();
   for (let i = 0; i < warmup || performance.now() - warmStart < WARMUP_MS; i++) await call();
   let block = 1;

@@ -44,7 +44,13 @@ function cases(): Case[] {
   const iris = get('iris-tree');
   return [
     { id: 'digits-mnist', ...digits, input: 'image', dims: [1, 1, 28, 28], data: digit },
-    { id: 'text-orientation', ...lines, input: 'x', dims: [1, 3, 48, 192], data: lineInputs(join(lines.dir, 'eval'), rendered) },
+    {
+      id: 'text-orientation',
+      ...lines,
+      input: 'x',
+      dims: [1, 3, 48, 192],
+      data: lineInputs(join(lines.dir, 'eval'), rendered),
+    },
     { id: 'iris-tree', ...iris, input: 'features', dims: [1, 4], data: Float32Array.from(loadIris().x[0] ?? []) },
   ];
 }
@@ -56,12 +62,20 @@ function variantFiles(c: Case): { name: string; file: string }[] {
     const file = join(c.dir, v === 'fp32' ? 'model.fp32.onnx' : `model.int8-${v}.onnx`);
     if (existsSync(file)) out.push({ name: v, file });
   }
-  if (out.length === 0) out.push({ name: c.manifest.quantization.type === 'int8' ? c.manifest.quantization.method : 'fp32', file: join(c.dir, c.manifest.model_file) });
+  if (out.length === 0)
+    out.push({
+      name: c.manifest.quantization.type === 'int8' ? c.manifest.quantization.method : 'fp32',
+      file: join(c.dir, c.manifest.model_file),
+    });
   return out;
 }
 
 async function timeNode(file: string, c: Case): Promise<Summary> {
-  const s = await ortNode.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const s = await ortNode.InferenceSession.create(file, {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
   const feeds = { [c.input]: new ortNode.Tensor('float32', c.data, c.dims) };
   const out = await timeBlocks(() => s.run(feeds), ITER, WARMUP);
   await s.release();
@@ -70,7 +84,10 @@ async function timeNode(file: string, c: Case): Promise<Summary> {
 
 async function timeWebNode(file: string, c: Case): Promise<Summary> {
   ortWeb.env.wasm.numThreads = 1;
-  const s = await ortWeb.InferenceSession.create(readFileSync(file), { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const s = await ortWeb.InferenceSession.create(readFileSync(file), {
+    executionProviders: ['wasm'],
+    graphOptimizationLevel: 'all',
+  });
   const feeds = { [c.input]: new ortWeb.Tensor('float32', c.data, c.dims) };
   const out = await timeBlocks(() => s.run(feeds), ITER, WARMUP);
   await s.release();
@@ -80,18 +97,27 @@ async function timeWebNode(file: string, c: Case): Promise<Summary> {
 async function timeWorkerd(url: string, file: string, c: Case): Promise<Summary & { heapBytes: number }> {
   const form = new FormData();
   form.set('model', new Blob([readFileSync(file)]), 'model.onnx');
-  form.set('spec', JSON.stringify({ feeds: [{ name: c.input, type: 'float32', dims: c.dims, data: Array.from(c.data) }], iterations: ITER, warmup: WARMUP }));
+  form.set(
+    'spec',
+    JSON.stringify({
+      feeds: [{ name: c.input, type: 'float32', dims: c.dims, data: Array.from(c.data) }],
+      iterations: ITER,
+      warmup: WARMUP,
+    }),
+  );
   const res = await fetchRetry(`${url}/run`, { method: 'POST', body: form });
   if (!res.ok) throw new Error(`bench worker: ${res.status} ${await res.text()}`);
   const body = (await res.json()) as { times: number[]; heapBytes: number };
   const sorted = [...body.times].sort((a, b) => a - b);
-  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
+  const at = (p: number): number =>
+    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
   return { n: sorted.length, p50: at(0.5), p99: at(0.99), heapBytes: body.heapBytes };
 }
 
 function accuracyOf(m: Manifest, variant: string): string {
   const key = variant === 'fp32' ? 'fp32_accuracy' : `int8_${variant}_accuracy`;
-  const v = m.metrics[key] ?? (m.quantization.type === 'fp32' && variant === 'fp32' ? m.metrics['accuracy'] : undefined);
+  const v =
+    m.metrics[key] ?? (m.quantization.type === 'fp32' && variant === 'fp32' ? m.metrics['accuracy'] : undefined);
   return typeof v === 'number' ? v.toFixed(4) : 'n/a';
 }
 
@@ -132,7 +158,20 @@ export async function benchZoo(): Promise<unknown> {
   }
   const runTable = table(
     `Zoo session.run at batch 1, ms (block means, ${ITER} runs each, 1 thread); goals: workerd ≤ 2× native, int8 ≤ 0.28 of fp32 size`,
-    ['model', 'variant', 'bytes', 'size ÷ fp32', 'accuracy', 'workerd p50', 'workerd p99', 'node p50', 'web-in-node p50', 'workerd ÷ node', '≤ 2×', 'wasm heap'],
+    [
+      'model',
+      'variant',
+      'bytes',
+      'size ÷ fp32',
+      'accuracy',
+      'workerd p50',
+      'workerd p99',
+      'node p50',
+      'web-in-node p50',
+      'workerd ÷ node',
+      '≤ 2×',
+      'wasm heap',
+    ],
     rows,
   );
   return { tables: [runTable], raw };

@@ -43,7 +43,8 @@ function mediaType(c: Context): string {
 
 async function readJson(c: Context): Promise<unknown> {
   const type = mediaType(c);
-  if (type !== 'application/json' && !type.endsWith('+json')) throw new ApiError(415, 'unsupported_media_type', 'Send the body as application/json.');
+  if (type !== 'application/json' && !type.endsWith('+json'))
+    throw new ApiError(415, 'unsupported_media_type', 'Send the body as application/json.');
   try {
     return JSON.parse(await c.req.text()) as unknown;
   } catch {
@@ -56,13 +57,16 @@ const BINARY_TYPES = /^(image|audio)\/[a-z0-9.+-]+$|^application\/octet-stream$/
 /** The predict body exactly as the edge reads it: `{ inputs, parameters }` JSON or raw image/audio bytes. */
 async function readPredictBody(c: Context): Promise<RequestBody> {
   const type = mediaType(c);
-  if (BINARY_TYPES.test(type)) return { kind: 'binary', bytes: new Uint8Array(await c.req.arrayBuffer()), contentType: type, parameters: {} };
+  if (BINARY_TYPES.test(type))
+    return { kind: 'binary', bytes: new Uint8Array(await c.req.arrayBuffer()), contentType: type, parameters: {} };
   const body = await readJson(c);
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidInput('body: must be a JSON object with "inputs".');
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw invalidInput('body: must be a JSON object with "inputs".');
   const record = body as Record<string, unknown>;
   if (record['inputs'] === undefined) throw invalidInput('inputs: required.');
   const parameters = record['parameters'] ?? {};
-  if (parameters === null || typeof parameters !== 'object' || Array.isArray(parameters)) throw invalidInput('parameters: must be an object.');
+  if (parameters === null || typeof parameters !== 'object' || Array.isArray(parameters))
+    throw invalidInput('parameters: must be an object.');
   return { kind: 'json', inputs: record['inputs'], parameters: parameters as Record<string, unknown> };
 }
 
@@ -84,10 +88,15 @@ export function createOriginApp(deps: OriginDeps): Hono {
   const limitBody: MiddlewareHandler = bodyLimit({
     maxSize: config.limits.maxBodyBytes,
     onError: () => {
-      throw new ApiError(413, 'payload_too_large', `The request body is over the limit of ${config.limits.maxBodyBytes} bytes.`);
+      throw new ApiError(
+        413,
+        'payload_too_large',
+        `The request body is over the limit of ${config.limits.maxBodyBytes} bytes.`,
+      );
     },
   });
-  const resolve = (c: Context): Promise<Manifest> => pool.registry.resolve(ref(c.req.param('id') ?? '', c.req.param('version')));
+  const resolve = (c: Context): Promise<Manifest> =>
+    pool.registry.resolve(ref(c.req.param('id') ?? '', c.req.param('version')));
 
   const observe: MiddlewareHandler = async (c, next) => {
     const end = metrics.requestSeconds.startTimer();
@@ -102,14 +111,22 @@ export function createOriginApp(deps: OriginDeps): Hono {
     // Liveness stays open for orchestrators; everything else needs the shared secret.
     if (c.req.method === 'GET' && c.req.path === '/v2/health/live') return next();
     if (!authorised(c.req.header('authorization'), config.secret)) {
-      throw new ApiError(401, 'unauthorized', 'Send the shared origin secret as "Authorization: Bearer <secret>".', { 'WWW-Authenticate': 'Bearer' });
+      throw new ApiError(401, 'unauthorized', 'Send the shared origin secret as "Authorization: Bearer <secret>".', {
+        'WWW-Authenticate': 'Bearer',
+      });
     }
     return next();
   });
 
   app.get('/v2', (c) => {
     const runtime = runtimeInfo(config.runtime);
-    return c.json({ name: 'edge-inference-origin', version: '0.1.0', extensions: ['model_repository_metadata'], execution_provider: runtime.execution_provider, runtime });
+    return c.json({
+      name: 'edge-inference-origin',
+      version: '0.1.0',
+      extensions: ['model_repository_metadata'],
+      execution_provider: runtime.execution_provider,
+      runtime,
+    });
   });
   app.get('/v2/health/live', (c) => c.json({ live: true }));
   app.get('/v2/health/ready', async (c) => {
@@ -123,7 +140,12 @@ export function createOriginApp(deps: OriginDeps): Hono {
     app.get(`${base}/ready`, async (c) => {
       const manifest = await resolve(c);
       const model = await pool.get(manifest);
-      return c.json({ name: manifest.id, version: manifest.version, ready: true, execution_provider: model.session.provider });
+      return c.json({
+        name: manifest.id,
+        version: manifest.version,
+        ready: true,
+        execution_provider: model.session.provider,
+      });
     });
     app.post(`${base}/infer`, limitBody, async (c) => {
       const manifest = await resolve(c);
@@ -141,12 +163,21 @@ export function createOriginApp(deps: OriginDeps): Hono {
     const manifest = await pool.registry.resolve(parseModelRef(c.req.param('ref')));
     const task = taskModule(manifest.task);
     if (task === undefined) {
-      throw new ApiError(422, 'invalid_input', `Model '${manifest.id}' (${manifest.task}) is served through POST /v2/models/${manifest.id}/infer only.`);
+      throw new ApiError(
+        422,
+        'invalid_input',
+        `Model '${manifest.id}' (${manifest.task}) is served through POST /v2/models/${manifest.id}/infer only.`,
+      );
     }
     const body = await readPredictBody(c);
     // Model files a task needs (a tokenizer) come through the registry, sha256-checked, as on the edge.
     const context = { loadFile: (name: string) => pool.registry.loadModelBytes(manifest, name) };
-    const parsed = await task.parse(body, manifest, { maxBatch: config.limits.maxBatch, maxTextChars: config.limits.maxTextChars }, context);
+    const parsed = await task.parse(
+      body,
+      manifest,
+      { maxBatch: config.limits.maxBatch, maxTextChars: config.limits.maxTextChars },
+      context,
+    );
     const model = await pool.get(manifest);
     const stages: StageTimings = {};
     // The batcher is the runner: the edge's own task code, with concurrent requests stacked underneath it.
@@ -161,16 +192,32 @@ export function createOriginApp(deps: OriginDeps): Hono {
     return c.body(await metrics.registry.metrics());
   });
 
-  app.notFound((c) => c.json({ error: { code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` } }, 404));
+  app.notFound((c) =>
+    c.json({ error: { code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` } }, 404),
+  );
   app.onError((err, c) => {
     if (err instanceof ApiError) return c.json(err.body(), err.status, err.headers);
     if (err instanceof InputError) return c.json({ error: { code: err.code, message: err.message } }, err.status);
     if (err instanceof QueueFullError) {
-      return c.json({ error: { code: 'rate_limited', message: 'The origin is at capacity for this model; retry shortly.' } }, 429, { 'Retry-After': String(err.retryAfterS) });
+      return c.json(
+        { error: { code: 'rate_limited', message: 'The origin is at capacity for this model; retry shortly.' } },
+        429,
+        { 'Retry-After': String(err.retryAfterS) },
+      );
     }
-    if (err instanceof HTTPException && err.status < 500) return c.json({ error: { code: 'invalid_input', message: err.message || 'Bad request.' } }, err.status);
-    console.error(JSON.stringify({ msg: 'unhandled error', path: c.req.path, err: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
-    return c.json({ error: { code: 'internal', message: 'Something went wrong on our side; it has been logged.' } }, 500);
+    if (err instanceof HTTPException && err.status < 500)
+      return c.json({ error: { code: 'invalid_input', message: err.message || 'Bad request.' } }, err.status);
+    console.error(
+      JSON.stringify({
+        msg: 'unhandled error',
+        path: c.req.path,
+        err: err instanceof Error ? (err.stack ?? err.message) : String(err),
+      }),
+    );
+    return c.json(
+      { error: { code: 'internal', message: 'Something went wrong on our side; it has been logged.' } },
+      500,
+    );
   });
   return app;
 }

@@ -90,12 +90,17 @@ export function padColumns(t: TensorData, width: number): TensorData {
   if (Array.isArray(src)) {
     const fill = typeof src[0] === 'string' ? '' : false;
     const out: (string | boolean)[] = [];
-    for (let r = 0; r < rows; r++) out.push(...(take(r) as (string | boolean)[]), ...Array<string | boolean>(width - w).fill(fill));
+    for (let r = 0; r < rows; r++)
+      out.push(...(take(r) as (string | boolean)[]), ...Array<string | boolean>(width - w).fill(fill));
     return { type: t.type, dims: [rows, width], data: out as Data };
   }
   const Ctor = src.constructor as new (n: number) => Exclude<Data, unknown[]>;
   const out = new Ctor(rows * width);
-  for (let r = 0; r < rows; r++) (out as { set(a: ArrayLike<number | bigint>, o: number): void }).set(take(r) as ArrayLike<number | bigint>, r * width);
+  for (let r = 0; r < rows; r++)
+    (out as { set(a: ArrayLike<number | bigint>, o: number): void }).set(
+      take(r) as ArrayLike<number | bigint>,
+      r * width,
+    );
   return { type: t.type, dims: [rows, width], data: out };
 }
 
@@ -146,10 +151,20 @@ export class DynamicBatcher implements ModelRunner {
   run(feeds: Feeds, outputNames?: readonly string[]): Promise<Outputs> {
     if (this.queue.length >= this.options.maxQueueSize) {
       // Retry-After grows with the backlog's expected drain time, at least a second.
-      return Promise.reject(new QueueFullError(Math.max(1, Math.ceil((this.options.maxQueueDelayMs * this.queue.length) / 1000))));
+      return Promise.reject(
+        new QueueFullError(Math.max(1, Math.ceil((this.options.maxQueueDelayMs * this.queue.length) / 1000))),
+      );
     }
     return new Promise<Outputs>((resolve, reject) => {
-      this.queue.push({ feeds, outputNames, rows: rowsOf(feeds), signature: signatureOf(feeds, outputNames, this.padded), enqueuedAt: performance.now(), resolve, reject });
+      this.queue.push({
+        feeds,
+        outputNames,
+        rows: rowsOf(feeds),
+        signature: signatureOf(feeds, outputNames, this.padded),
+        enqueuedAt: performance.now(),
+        resolve,
+        reject,
+      });
       this.options.onQueueDepth?.(this.queue.length);
       this.pump();
     });
@@ -216,7 +231,13 @@ export class DynamicBatcher implements ModelRunner {
     let outputs: Outputs;
     try {
       this.options.onBatch?.(rows, batch.length);
-      outputs = await this.options.run(stackFeeds(batch.map((p) => p.feeds), this.padded), first.outputNames);
+      outputs = await this.options.run(
+        stackFeeds(
+          batch.map((p) => p.feeds),
+          this.padded,
+        ),
+        first.outputNames,
+      );
       for (const [name, t] of Object.entries(outputs)) {
         if (t.dims[0] !== rows) throw new Error(`output ${name} has ${t.dims[0] ?? 'no'} rows for a batch of ${rows}`);
       }

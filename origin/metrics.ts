@@ -20,7 +20,12 @@ export function createMetrics(): OriginMetrics {
   const sizes = [1, 2, 4, 8, 16, 32, 64, 128, 256];
   return {
     registry,
-    requests: new Counter({ name: 'origin_http_requests_total', help: 'HTTP requests by route and status.', labelNames: ['method', 'route', 'status'], registers: [registry] }),
+    requests: new Counter({
+      name: 'origin_http_requests_total',
+      help: 'HTTP requests by route and status.',
+      labelNames: ['method', 'route', 'status'],
+      registers: [registry],
+    }),
     requestSeconds: new Histogram({
       name: 'origin_http_request_duration_seconds',
       help: 'HTTP request latency by route.',
@@ -28,10 +33,32 @@ export function createMetrics(): OriginMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
-    batchRows: new Histogram({ name: 'origin_batch_rows', help: 'Rows (dim 0) per model run.', labelNames: ['model'], buckets: sizes, registers: [registry] }),
-    batchRequests: new Histogram({ name: 'origin_batch_requests', help: 'Requests stacked into one model run.', labelNames: ['model'], buckets: sizes, registers: [registry] }),
-    queueDepth: new Gauge({ name: 'origin_queue_depth', help: 'Requests waiting in the batch queue.', labelNames: ['model'], registers: [registry] }),
-    runs: new Counter({ name: 'origin_model_runs_total', help: 'Model runs (one per batch).', labelNames: ['model'], registers: [registry] }),
+    batchRows: new Histogram({
+      name: 'origin_batch_rows',
+      help: 'Rows (dim 0) per model run.',
+      labelNames: ['model'],
+      buckets: sizes,
+      registers: [registry],
+    }),
+    batchRequests: new Histogram({
+      name: 'origin_batch_requests',
+      help: 'Requests stacked into one model run.',
+      labelNames: ['model'],
+      buckets: sizes,
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'origin_queue_depth',
+      help: 'Requests waiting in the batch queue.',
+      labelNames: ['model'],
+      registers: [registry],
+    }),
+    runs: new Counter({
+      name: 'origin_model_runs_total',
+      help: 'Model runs (one per batch).',
+      labelNames: ['model'],
+      registers: [registry],
+    }),
     runSeconds: new Histogram({
       name: 'origin_model_run_duration_seconds',
       help: 'Model run latency.',
@@ -39,6 +66,11 @@ export function createMetrics(): OriginMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers: [registry],
     }),
-    rejected: new Counter({ name: 'origin_queue_rejected_total', help: 'Requests refused with 429 because the queue was full.', labelNames: ['model'], registers: [registry] }),
+    rejected: new Counter({
+      name: 'origin_queue_rejected_total',
+      help: 'Requests refused with 429 because the queue was full.',
+      labelNames: ['model'],
+      registers: [registry],
+    }),
   };
 }

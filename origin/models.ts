@@ -82,7 +82,9 @@ export class ModelPool {
     const b = this.batching;
     const batcher = new DynamicBatcher({
       maxBatchSize: b.enabled ? (b.maxBatchSize ?? cfg?.max_batch_size ?? BATCHING_DEFAULTS.maxBatchSize) : 1,
-      maxQueueDelayMs: b.enabled ? (b.maxQueueDelayMs ?? cfg?.max_queue_delay_ms ?? BATCHING_DEFAULTS.maxQueueDelayMs) : 0,
+      maxQueueDelayMs: b.enabled
+        ? (b.maxQueueDelayMs ?? cfg?.max_queue_delay_ms ?? BATCHING_DEFAULTS.maxQueueDelayMs)
+        : 0,
       maxQueueSize: b.maxQueueSize ?? cfg?.max_queue_size ?? BATCHING_DEFAULTS.maxQueueSize,
       stackable: isStackable(manifest),
       padInputs: cfg?.pad_inputs ?? [],

@@ -40,7 +40,9 @@ export function cudaAddonInstalled(): boolean {
   try {
     const pkg = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
     const dir = join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
-    return existsSync(join(dir, process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so'));
+    return existsSync(
+      join(dir, process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so'),
+    );
   } catch {
     return false;
   }
@@ -54,7 +56,11 @@ function toOrt(t: TensorData): ort.Tensor {
   if (t.type === 'bool') {
     // onnxruntime-node takes bool tensors as bytes.
     const values = t.data as boolean[];
-    return new ort.Tensor('bool', Uint8Array.from(values, (v) => (v ? 1 : 0)), t.dims);
+    return new ort.Tensor(
+      'bool',
+      Uint8Array.from(values, (v) => (v ? 1 : 0)),
+      t.dims,
+    );
   }
   return new ort.Tensor(t.type, t.data, t.dims);
 }
@@ -65,7 +71,11 @@ function fromOrt(t: ort.Tensor): TensorData {
   return { type, dims: [...t.dims], data: t.data as TensorData['data'] };
 }
 
-async function create(bytes: Uint8Array, providers: ExecutionProvider[], threads: number): Promise<ort.InferenceSession> {
+async function create(
+  bytes: Uint8Array,
+  providers: ExecutionProvider[],
+  threads: number,
+): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(bytes, {
     executionProviders: providers,
     graphOptimizationLevel: 'all',
@@ -119,7 +129,8 @@ export function runtimeInfo(options: RuntimeOptions): RuntimeInfo {
     version: ort.env.versions.node ?? 'unknown',
     execution_provider: lastProvider,
     // 'cuda' is listed by the binding even without its add-on; report only what can actually run.
-    available_providers: ort.listSupportedBackends()
+    available_providers: ort
+      .listSupportedBackends()
       .filter((b) => b.bundled || (b.name === 'cuda' && cudaInstalled))
       .map((b) => b.name),
     cuda_addon_installed: cudaInstalled,

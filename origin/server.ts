@@ -18,7 +18,8 @@ export interface RunningOrigin {
 }
 
 export async function startOrigin(config: OriginServerConfig): Promise<RunningOrigin> {
-  const bucket = config.store.kind === 'local' ? new LocalModelBucket(config.store.dir) : new S3ModelBucket(config.store);
+  const bucket =
+    config.store.kind === 'local' ? new LocalModelBucket(config.store.dir) : new S3ModelBucket(config.store);
   const registry = new ModelRegistry(bucket, config.manifestTtlMs);
   const metrics = createMetrics();
   const pool = new ModelPool(registry, config.runtime, config.batching, metrics);
@@ -32,7 +33,9 @@ export async function startOrigin(config: OriginServerConfig): Promise<RunningOr
         try {
           await pool.get(manifest);
         } catch (err) {
-          console.error(JSON.stringify({ msg: 'preload failed', model: `${manifest.id}@${manifest.version}`, err: String(err) }));
+          console.error(
+            JSON.stringify({ msg: 'preload failed', model: `${manifest.id}@${manifest.version}`, err: String(err) }),
+          );
         }
       }
       ready = true;
@@ -63,7 +66,9 @@ export async function startOrigin(config: OriginServerConfig): Promise<RunningOr
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
   const config = readOriginServerConfig(process.env);
   if (config.generatedSecret) {
-    console.warn(JSON.stringify({ msg: 'ORIGIN_SECRET is not set; using a random one for this run', secret: config.secret }));
+    console.warn(
+      JSON.stringify({ msg: 'ORIGIN_SECRET is not set; using a random one for this run', secret: config.secret }),
+    );
   }
   const origin = await startOrigin(config);
   const runtime = runtimeInfo(config.runtime);

@@ -41,11 +41,21 @@ export interface SpawnOptions {
 
 export async function spawnOrigin(options: SpawnOptions = {}): Promise<SpawnedOrigin> {
   const secret = options.secret ?? randomBytes(16).toString('hex');
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(REPO_ROOT, 'origin', 'server.ts')], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(options.port ?? 0), ORIGIN_SECRET: secret, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(REPO_ROOT, 'origin', 'server.ts')],
+    {
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        HOST: '127.0.0.1',
+        PORT: String(options.port ?? 0),
+        ORIGIN_SECRET: secret,
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let log = '';
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -91,7 +101,9 @@ export async function spawnOrigin(options: SpawnOptions = {}): Promise<SpawnedOr
 export async function waitReady(origin: Pick<SpawnedOrigin, 'url' | 'secret'>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const res = await fetch(`${origin.url}/v2/health/ready`, { headers: { authorization: `Bearer ${origin.secret}` } }).catch(() => undefined);
+    const res = await fetch(`${origin.url}/v2/health/ready`, {
+      headers: { authorization: `Bearer ${origin.secret}` },
+    }).catch(() => undefined);
     if (res?.ok === true) return;
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -13,7 +13,8 @@ function bytesObject(bytes: Uint8Array): ModelObject {
   return {
     text: () => Promise.resolve(new TextDecoder().decode(bytes)),
     json: <T>() => Promise.resolve(JSON.parse(new TextDecoder().decode(bytes)) as T),
-    arrayBuffer: () => Promise.resolve(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer),
+    arrayBuffer: () =>
+      Promise.resolve(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer),
   };
 }
 
@@ -41,16 +42,23 @@ export class LocalModelBucket implements ModelBucket {
     try {
       return bytesObject(new Uint8Array(await readFile(p)));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'EISDIR') return null;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'EISDIR')
+        return null;
       throw err;
     }
   }
 
-  async list(options: { prefix: string; delimiter: string }): Promise<{ delimitedPrefixes: string[]; truncated: boolean }> {
+  async list(options: {
+    prefix: string;
+    delimiter: string;
+  }): Promise<{ delimitedPrefixes: string[]; truncated: boolean }> {
     if (options.prefix !== r2Keys.prefix) return { delimitedPrefixes: [], truncated: false };
     try {
       const entries = await readdir(this.root, { withFileTypes: true });
-      return { delimitedPrefixes: entries.filter((e) => e.isDirectory()).map((e) => `${r2Keys.prefix}${e.name}/`), truncated: false };
+      return {
+        delimitedPrefixes: entries.filter((e) => e.isDirectory()).map((e) => `${r2Keys.prefix}${e.name}/`),
+        truncated: false,
+      };
     } catch {
       return { delimitedPrefixes: [], truncated: false };
     }
@@ -67,7 +75,12 @@ export interface S3Settings {
 }
 
 function xmlText(s: string): string {
-  return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+  return s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, '&');
 }
 
 /** R2 (or any S3 API) with path-style URLs: GetObject and ListObjectsV2 are all the registry needs. */
@@ -85,7 +98,9 @@ export class S3ModelBucket implements ModelBucket {
 
   private url(key = ''): URL {
     const base = this.settings.endpoint.replace(/\/+$/, '');
-    return new URL(`${base}/${encodeURIComponent(this.settings.bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`);
+    return new URL(
+      `${base}/${encodeURIComponent(this.settings.bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`,
+    );
   }
 
   async get(key: string): Promise<ModelObject | null> {
@@ -95,7 +110,11 @@ export class S3ModelBucket implements ModelBucket {
     return bytesObject(new Uint8Array(await res.arrayBuffer()));
   }
 
-  async list(options: { prefix: string; delimiter: string; cursor?: string }): Promise<{ delimitedPrefixes: string[]; truncated: boolean; cursor?: string }> {
+  async list(options: {
+    prefix: string;
+    delimiter: string;
+    cursor?: string;
+  }): Promise<{ delimitedPrefixes: string[]; truncated: boolean; cursor?: string }> {
     const url = this.url();
     url.searchParams.set('list-type', '2');
     url.searchParams.set('prefix', options.prefix);
@@ -104,9 +123,13 @@ export class S3ModelBucket implements ModelBucket {
     const res = await this.client.fetch(url);
     if (!res.ok) throw new Error(`S3 ListObjectsV2: ${res.status}`);
     const xml = await res.text();
-    const delimitedPrefixes = [...xml.matchAll(/<CommonPrefixes>\s*<Prefix>([^<]*)<\/Prefix>/g)].map((m) => xmlText(m[1] ?? ''));
+    const delimitedPrefixes = [...xml.matchAll(/<CommonPrefixes>\s*<Prefix>([^<]*)<\/Prefix>/g)].map((m) =>
+      xmlText(m[1] ?? ''),
+    );
     const truncated = /<IsTruncated>true<\/IsTruncated>/.test(xml);
     const token = /<NextContinuationToken>([^<]*)<\/NextContinuationToken>/.exec(xml)?.[1];
-    return truncated && token !== undefined ? { delimitedPrefixes, truncated, cursor: xmlText(token) } : { delimitedPrefixes, truncated: false };
+    return truncated && token !== undefined
+      ? { delimitedPrefixes, truncated, cursor: xmlText(token) }
+      : { delimitedPrefixes, truncated: false };
   }
 }

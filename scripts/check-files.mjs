@@ -16,7 +16,8 @@ for (const f of files) {
   } catch {
     continue; // deleted in the working tree
   }
-  if (!/^(#!.*\n)?\/\*\*\s*(\n\s*\*\s*)?@module/.test(text)) problems.push(`${f}: the first line must be a /** @module … */ comment`);
+  if (!/^(#!.*\n)?\/\*\*\s*(\n\s*\*\s*)?@module/.test(text))
+    problems.push(`${f}: the first line must be a /** @module … */ comment`);
 }
 if (problems.length > 0) {
   console.error(problems.join('\n'));

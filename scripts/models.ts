@@ -43,7 +43,8 @@ function packageVersion(name: string): string {
     const pkgs = lock.packages;
     if (typeof pkgs === 'object' && pkgs !== null) {
       const entry: unknown = Object.entries(pkgs).find(([k]) => k === `node_modules/${name}`)?.[1];
-      if (typeof entry === 'object' && entry !== null && 'version' in entry && typeof entry.version === 'string') return entry.version;
+      if (typeof entry === 'object' && entry !== null && 'version' in entry && typeof entry.version === 'string')
+        return entry.version;
     }
   }
   return 'unknown';
@@ -61,7 +62,9 @@ export function inputsHash(recipe: Recipe, entry: string): string {
 }
 
 function isRecipe(v: unknown): v is Recipe {
-  return typeof v === 'object' && v !== null && 'id' in v && 'version' in v && 'build' in v && typeof v.build === 'function';
+  return (
+    typeof v === 'object' && v !== null && 'id' in v && 'version' in v && 'build' in v && typeof v.build === 'function'
+  );
 }
 
 /** Recipe entry files: models/<id>/recipe.ts, sorted by id. */
@@ -208,7 +211,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'build') {
     const outcomes = await buildAll({ force: values.force, only: values.only ?? [] });
-    for (const o of outcomes) console.log(`${o.id}@${o.version} ${o.skipped ? 'cached' : 'built'} → ${relative(REPO_ROOT, o.dir)}`);
+    for (const o of outcomes)
+      console.log(`${o.id}@${o.version} ${o.skipped ? 'cached' : 'built'} → ${relative(REPO_ROOT, o.dir)}`);
     return 0;
   }
   if (command === 'quantize') {
@@ -236,9 +240,12 @@ async function main(argv: string[]): Promise<number> {
     });
     mkdirSync(dirname(resolve(output)), { recursive: true });
     writeFileSync(output, bytes);
-    for (const q of report.quantized) console.log(`quantized ${q.op} ${q.node} weight ${q.weight} (${q.elements}) as ${q.method}`);
+    for (const q of report.quantized)
+      console.log(`quantized ${q.op} ${q.node} weight ${q.weight} (${q.elements}) as ${q.method}`);
     for (const s of report.skipped) console.log(`kept fp32 ${s.op} ${s.node}: ${s.reason}`);
-    console.log(`${input} (${src.byteLength} bytes) → ${output} (${bytes.byteLength} bytes, ratio ${(bytes.byteLength / src.byteLength).toFixed(3)})`);
+    console.log(
+      `${input} (${src.byteLength} bytes) → ${output} (${bytes.byteLength} bytes, ratio ${(bytes.byteLength / src.byteLength).toFixed(3)})`,
+    );
     return 0;
   }
   if (command === 'publish') return publishCommand(rest, values);
@@ -288,8 +295,11 @@ async function publishCommand(rest: string[], values: PublishFlags): Promise<num
     ...(maxLength === undefined ? {} : { maxLength }),
   });
   const m = prepared.manifest;
-  console.error(`validated ${m.id}@${m.version} (${m.task}): inputs ${m.inputs.map((i) => `${i.name} ${i.dtype}[${i.shape.join(',')}]`).join(', ')} → outputs ${m.outputs.map((o) => `${o.name} ${o.dtype}[${o.shape.join(',')}]`).join(', ')}`);
-  if (values.out !== undefined) console.error(`wrote ${relative(process.cwd(), writeOut(prepared, values.out)) || '.'}`);
+  console.error(
+    `validated ${m.id}@${m.version} (${m.task}): inputs ${m.inputs.map((i) => `${i.name} ${i.dtype}[${i.shape.join(',')}]`).join(', ')} → outputs ${m.outputs.map((o) => `${o.name} ${o.dtype}[${o.shape.join(',')}]`).join(', ')}`,
+  );
+  if (values.out !== undefined)
+    console.error(`wrote ${relative(process.cwd(), writeOut(prepared, values.out)) || '.'}`);
   // --out alone writes files only; with --persist or by default it also uploads to the local R2.
   let where: string | undefined;
   if (values.remote === true) {
@@ -299,7 +309,11 @@ async function publishCommand(rest: string[], values: PublishFlags): Promise<num
     await uploadLocal(prepared, values.persist === undefined ? {} : { persistPath: values.persist });
     where = 'the local R2';
   }
-  console.log(where === undefined ? `prepared ${m.id}@${m.version} (not uploaded)` : `published ${m.id}@${m.version} to ${where}; latest → ${m.version}`);
+  console.log(
+    where === undefined
+      ? `prepared ${m.id}@${m.version} (not uploaded)`
+      : `published ${m.id}@${m.version} to ${where}; latest → ${m.version}`,
+  );
   return 0;
 }
 

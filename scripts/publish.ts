@@ -12,7 +12,19 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import cliProgress from 'cli-progress';
 import * as ortWeb from 'onnxruntime-web';
 import { getPlatformProxy } from 'wrangler';
-import { DTYPES, ManifestSchema, ModelIdSchema, r2Keys, TASKS, VersionSchema, type DType, type Manifest, type ManifestInput, type TaskName, type TensorSpec } from '../src/storage/manifest.js';
+import {
+  DTYPES,
+  ManifestSchema,
+  ModelIdSchema,
+  r2Keys,
+  TASKS,
+  VersionSchema,
+  type DType,
+  type Manifest,
+  type ManifestInput,
+  type TaskName,
+  type TensorSpec,
+} from '../src/storage/manifest.js';
 import { webSession } from '../models/lib/ort-eval.js';
 import { FeatureExtractionConfigSchema } from '../src/tasks/feature-extraction.js';
 
@@ -58,31 +70,35 @@ function isDType(t: string): t is DType {
 function collectFiles(path: string, task: TaskName): { model: string; extra: string[] } {
   if (!existsSync(path)) throw new Error(`${path} does not exist`);
   if (statSync(path).isFile()) {
-    if (task === 'feature-extraction') throw new Error('feature-extraction models are published as a directory with model.onnx and tokenizer.json');
+    if (task === 'feature-extraction')
+      throw new Error('feature-extraction models are published as a directory with model.onnx and tokenizer.json');
     return { model: path, extra: [] };
   }
   const names = readdirSync(path);
   const onnx = names.filter((n) => n.endsWith('.onnx'));
   const model = onnx.includes('model.onnx') ? 'model.onnx' : onnx.length === 1 ? onnx[0] : undefined;
-  if (model === undefined) throw new Error(`${path}: expected model.onnx or exactly one .onnx file (found ${onnx.length})`);
+  if (model === undefined)
+    throw new Error(`${path}: expected model.onnx or exactly one .onnx file (found ${onnx.length})`);
   const extra = TOKENIZER_FILES.filter((f) => names.includes(f)).map((f) => join(path, f));
-  if (task === 'feature-extraction' && !names.includes('tokenizer.json')) throw new Error(`${path}: feature-extraction needs tokenizer.json beside the model`);
+  if (task === 'feature-extraction' && !names.includes('tokenizer.json'))
+    throw new Error(`${path}: feature-extraction needs tokenizer.json beside the model`);
   return { model: join(path, model), extra };
 }
 
 function tensorSpecs(metadata: readonly ortWeb.InferenceSession.ValueMetadata[]): TensorSpec[] {
   return metadata.map((m) => {
-    if (!m.isTensor) throw new Error(`${m.name} is not a tensor (map/sequence outputs such as ZipMap cannot be served)`);
+    if (!m.isTensor)
+      throw new Error(`${m.name} is not a tensor (map/sequence outputs such as ZipMap cannot be served)`);
     if (!isDType(m.type)) throw new Error(`${m.name} has element type ${m.type}, which the service does not move`);
     return { name: m.name, dtype: m.type, shape: m.shape.map((d) => (d === UNNAMED_DIM ? -1 : d)) };
   });
 }
 
-
 /** A Hugging Face export's pad token id (BERT's [PAD], or the tokenizer's `padding.pad_id`), else 0. */
 function padTokenId(tokenizerJson: Record<string, unknown>, tokenizer: Tokenizer): number {
   const padding = tokenizerJson['padding'];
-  if (padding !== null && typeof padding === 'object' && 'pad_id' in padding && typeof padding.pad_id === 'number') return padding.pad_id;
+  if (padding !== null && typeof padding === 'object' && 'pad_id' in padding && typeof padding.pad_id === 'number')
+    return padding.pad_id;
   for (const t of ['[PAD]', '<pad>', '<|pad|>']) {
     const id = tokenizer.token_to_id(t);
     if (id !== undefined) return id;
@@ -91,19 +107,31 @@ function padTokenId(tokenizerJson: Record<string, unknown>, tokenizer: Tokenizer
 }
 
 /** Checks a feature-extraction export end to end once: tokenise a sentence, run it, expect [1, seq, hidden]. */
-async function checkFeatureExtraction(session: ortWeb.InferenceSession, inputs: TensorSpec[], tokenizer: Tokenizer): Promise<void> {
+async function checkFeatureExtraction(
+  session: ortWeb.InferenceSession,
+  inputs: TensorSpec[],
+  tokenizer: Tokenizer,
+): Promise<void> {
   const names = inputs.map((i) => i.name);
-  for (const need of ['input_ids', 'attention_mask']) if (!names.includes(need)) throw new Error(`feature-extraction models take ${need} (inputs: ${names.join(', ')})`);
+  for (const need of ['input_ids', 'attention_mask'])
+    if (!names.includes(need)) throw new Error(`feature-extraction models take ${need} (inputs: ${names.join(', ')})`);
   const unknown = names.filter((n) => !['input_ids', 'attention_mask', 'token_type_ids'].includes(n));
   if (unknown.length > 0) throw new Error(`feature-extraction cannot feed ${unknown.join(', ')}`);
   const e = tokenizer.encode('Publishing checks that this model runs.', { return_token_type_ids: true });
   const n = e.ids.length;
-  const t = (xs: number[]): ortWeb.Tensor => new ortWeb.Tensor('int64', BigInt64Array.from(xs.map((x) => BigInt(x))), [1, n]);
-  const all: Record<string, ortWeb.Tensor> = { input_ids: t(e.ids), attention_mask: t(e.attention_mask), token_type_ids: t(e.token_type_ids) };
+  const t = (xs: number[]): ortWeb.Tensor =>
+    new ortWeb.Tensor('int64', BigInt64Array.from(xs.map((x) => BigInt(x))), [1, n]);
+  const all: Record<string, ortWeb.Tensor> = {
+    input_ids: t(e.ids),
+    attention_mask: t(e.attention_mask),
+    token_type_ids: t(e.token_type_ids),
+  };
   const feeds = Object.fromEntries(names.map((name) => [name, all[name] ?? t(e.ids)]));
   const out = Object.values(await session.run(feeds))[0];
   if (out === undefined || out.type !== 'float32' || !(out.dims.length === 3 || out.dims.length === 2)) {
-    throw new Error(`feature-extraction models answer float32 [batch, seq, hidden] (got ${out?.type ?? 'nothing'} [${out?.dims.join(', ') ?? ''}])`);
+    throw new Error(
+      `feature-extraction models answer float32 [batch, seq, hidden] (got ${out?.type ?? 'nothing'} [${out?.dims.join(', ') ?? ''}])`,
+    );
   }
 }
 
@@ -115,11 +143,13 @@ function defaultVersion(): string {
 /** Validates the model in ORT-web and writes the manifest; uploads nothing. */
 export async function preparePublish(path: string, options: PublishOptions): Promise<Prepared> {
   const log = options.log ?? ((m: string) => console.error(m));
-  if (!ModelIdSchema.safeParse(options.id).success) throw new Error(`--id ${options.id}: lowercase letters, digits and dashes`);
+  if (!ModelIdSchema.safeParse(options.id).success)
+    throw new Error(`--id ${options.id}: lowercase letters, digits and dashes`);
   if (!isTask(options.task)) throw new Error(`--task ${options.task}: one of ${TASKS.join(', ')}`);
   const task = options.task;
   const version = options.version ?? defaultVersion();
-  if (!VersionSchema.safeParse(version).success) throw new Error(`--version ${version}: letters, digits, dot, dash, underscore`);
+  if (!VersionSchema.safeParse(version).success)
+    throw new Error(`--version ${version}: letters, digits, dot, dash, underscore`);
   const { model, extra } = collectFiles(path, task);
   const modelBytes = new Uint8Array(readFileSync(model));
   log(`loading ${model} (${modelBytes.byteLength} bytes) in onnxruntime-web (WASM, 1 thread)…`);
@@ -131,12 +161,18 @@ export async function preparePublish(path: string, options: PublishOptions): Pro
   try {
     const inputs = tensorSpecs(session.inputMetadata);
     const outputs = tensorSpecs(session.outputMetadata);
-    const files: PreparedFile[] = [{ name: 'model.onnx', bytes: modelBytes }, ...extra.map((f) => ({ name: basename(f), bytes: new Uint8Array(readFileSync(f)) }))];
+    const files: PreparedFile[] = [
+      { name: 'model.onnx', bytes: modelBytes },
+      ...extra.map((f) => ({ name: basename(f), bytes: new Uint8Array(readFileSync(f)) })),
+    ];
     let preprocess: Record<string, unknown> = {};
     if (task === 'feature-extraction') {
-      const tokJson = JSON.parse(new TextDecoder().decode(files.find((f) => f.name === 'tokenizer.json')?.bytes)) as Record<string, unknown>;
+      const tokJson = JSON.parse(
+        new TextDecoder().decode(files.find((f) => f.name === 'tokenizer.json')?.bytes),
+      ) as Record<string, unknown>;
       const tokConfigFile = files.find((f) => f.name === 'tokenizer_config.json');
-      const tokConfig = tokConfigFile === undefined ? {} : (JSON.parse(new TextDecoder().decode(tokConfigFile.bytes)) as object);
+      const tokConfig =
+        tokConfigFile === undefined ? {} : (JSON.parse(new TextDecoder().decode(tokConfigFile.bytes)) as object);
       const tokenizer = new Tokenizer(tokJson, tokConfig);
       await checkFeatureExtraction(session, inputs, tokenizer);
       preprocess = FeatureExtractionConfigSchema.parse({
@@ -153,7 +189,8 @@ export async function preparePublish(path: string, options: PublishOptions): Pro
       id: options.id,
       version,
       task,
-      description: options.description ?? `${options.id}: a ${task} model published with the models CLI from ${basename(model)}.`,
+      description:
+        options.description ?? `${options.id}: a ${task} model published with the models CLI from ${basename(model)}.`,
       license: options.license ?? 'unspecified (published by its owner)',
       source: { kind: 'published', path: basename(path) },
       files: files.map((f) => ({ name: f.name, bytes: f.bytes.byteLength, sha256: sha256(f.bytes) })),
@@ -162,7 +199,9 @@ export async function preparePublish(path: string, options: PublishOptions): Pro
       outputs,
       ...(options.labels === undefined ? {} : { labels: options.labels }),
       preprocess,
-      quantization: int8 ? { type: 'int8', method: 'as published', reason: 'the published graph already holds int8 operators' } : { type: 'fp32', method: 'none', reason: 'published as is' },
+      quantization: int8
+        ? { type: 'int8', method: 'as published', reason: 'the published graph already holds int8 operators' }
+        : { type: 'fp32', method: 'none', reason: 'published as is' },
       placement: options.placement ?? 'auto',
       edge_limits: task === 'feature-extraction' ? { max_tokens: 4096, max_batch: 64 } : {},
       metrics: { onnxruntime_web_load_ms: Number(loadMs.toFixed(1)) },
@@ -185,7 +224,11 @@ interface Upload {
 function uploads(p: Prepared): Upload[] {
   const { id, version } = p.manifest;
   return [
-    ...p.files.map((f) => ({ key: r2Keys.file(id, version, f.name), bytes: f.bytes, contentType: f.name.endsWith('.json') ? 'application/json' : 'application/octet-stream' })),
+    ...p.files.map((f) => ({
+      key: r2Keys.file(id, version, f.name),
+      bytes: f.bytes,
+      contentType: f.name.endsWith('.json') ? 'application/json' : 'application/octet-stream',
+    })),
     { key: r2Keys.manifest(id, version), bytes: p.manifestText, contentType: 'application/json' },
     { key: r2Keys.latest(id), bytes: version, contentType: 'text/plain' },
   ];
@@ -195,7 +238,12 @@ const size = (b: Uint8Array | string): number => (typeof b === 'string' ? Buffer
 
 async function withProgress(items: Upload[], show: boolean, put: (u: Upload) => Promise<void>): Promise<void> {
   const total = items.reduce((n, u) => n + size(u.bytes), 0);
-  const bar = show ? new cliProgress.SingleBar({ format: 'uploading [{bar}] {percentage}% | {value}/{total} bytes | {key}', stream: process.stderr }, cliProgress.Presets.shades_classic) : undefined;
+  const bar = show
+    ? new cliProgress.SingleBar(
+        { format: 'uploading [{bar}] {percentage}% | {value}/{total} bytes | {key}', stream: process.stderr },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
   bar?.start(total, 0, { key: '' });
   try {
     for (const u of items) {
@@ -209,17 +257,29 @@ async function withProgress(items: Upload[], show: boolean, put: (u: Upload) => 
 }
 
 interface PutBucket {
-  put(key: string, value: Uint8Array | string, options?: { httpMetadata?: { contentType?: string }; customMetadata?: Record<string, string> }): Promise<unknown>;
+  put(
+    key: string,
+    value: Uint8Array | string,
+    options?: { httpMetadata?: { contentType?: string }; customMetadata?: Record<string, string> },
+  ): Promise<unknown>;
 }
 
 /** Into the local R2 that `wrangler dev` and `npm start` read (`.wrangler/state/v3`, or `persistPath`). */
-export async function uploadLocal(p: Prepared, options: { persistPath?: string; progress?: boolean } = {}): Promise<void> {
-  const proxy = await getPlatformProxy<{ MODELS: PutBucket }>({ persist: options.persistPath === undefined ? true : { path: options.persistPath } });
+export async function uploadLocal(
+  p: Prepared,
+  options: { persistPath?: string; progress?: boolean } = {},
+): Promise<void> {
+  const proxy = await getPlatformProxy<{ MODELS: PutBucket }>({
+    persist: options.persistPath === undefined ? true : { path: options.persistPath },
+  });
   try {
     await withProgress(uploads(p), options.progress ?? process.stderr.isTTY, async (u) => {
       // A plain Uint8Array: the proxy's serialiser refuses Node's Buffer subclass.
       const value = typeof u.bytes === 'string' ? u.bytes : new Uint8Array(u.bytes);
-      await proxy.env.MODELS.put(u.key, value, { httpMetadata: { contentType: u.contentType }, customMetadata: { sha256: sha256(u.bytes) } });
+      await proxy.env.MODELS.put(u.key, value, {
+        httpMetadata: { contentType: u.contentType },
+        customMetadata: { sha256: sha256(u.bytes) },
+      });
     });
   } finally {
     await proxy.dispose();
@@ -227,12 +287,31 @@ export async function uploadLocal(p: Prepared, options: { persistPath?: string; 
 }
 
 /** Into the real bucket through wrangler (which holds the account's credentials). */
-export async function uploadRemote(p: Prepared, bucket: string, options: { progress?: boolean; tmpDir: string }): Promise<void> {
+export async function uploadRemote(
+  p: Prepared,
+  bucket: string,
+  options: { progress?: boolean; tmpDir: string },
+): Promise<void> {
   mkdirSync(options.tmpDir, { recursive: true });
   await withProgress(uploads(p), options.progress ?? process.stderr.isTTY, (u) => {
     const file = join(options.tmpDir, sha256(u.key));
     writeFileSync(file, u.bytes);
-    execFileSync('npx', ['wrangler', 'r2', 'object', 'put', `${bucket}/${u.key}`, '--file', file, '--content-type', u.contentType, '--remote'], { stdio: 'ignore' });
+    execFileSync(
+      'npx',
+      [
+        'wrangler',
+        'r2',
+        'object',
+        'put',
+        `${bucket}/${u.key}`,
+        '--file',
+        file,
+        '--content-type',
+        u.contentType,
+        '--remote',
+      ],
+      { stdio: 'ignore' },
+    );
     return Promise.resolve();
   });
 }

@@ -14,13 +14,22 @@ import { readBuiltModels } from './model-store.js';
 
 interface SeedBucket {
   head(key: string): Promise<{ customMetadata?: Record<string, string> } | null>;
-  put(key: string, value: Uint8Array | string, options?: { customMetadata?: Record<string, string>; httpMetadata?: { contentType?: string } }): Promise<unknown>;
+  put(
+    key: string,
+    value: Uint8Array | string,
+    options?: { customMetadata?: Record<string, string>; httpMetadata?: { contentType?: string } },
+  ): Promise<unknown>;
 }
 
 const sha256 = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
 
 /** Puts one object unless an object with the same sha256 is already there; returns whether it wrote. */
-async function putIfChanged(bucket: SeedBucket, key: string, bytes: Uint8Array | string, contentType: string): Promise<boolean> {
+async function putIfChanged(
+  bucket: SeedBucket,
+  key: string,
+  bytes: Uint8Array | string,
+  contentType: string,
+): Promise<boolean> {
   const digest = sha256(bytes);
   const head = await bucket.head(key);
   if (head?.customMetadata?.['sha256'] === digest) return false;
@@ -39,10 +48,26 @@ export async function seedLocal(): Promise<{ written: number; skipped: number }>
       for (const file of manifest.files) {
         // A plain Uint8Array: the platform proxy's serialiser refuses Node's Buffer subclass.
         const bytes = new Uint8Array(readFileSync(join(model.dir, file.name)));
-        if (await putIfChanged(proxy.env.MODELS, r2Keys.file(manifest.id, manifest.version, file.name), bytes, 'application/octet-stream')) written++;
+        if (
+          await putIfChanged(
+            proxy.env.MODELS,
+            r2Keys.file(manifest.id, manifest.version, file.name),
+            bytes,
+            'application/octet-stream',
+          )
+        )
+          written++;
         else skipped++;
       }
-      if (await putIfChanged(proxy.env.MODELS, r2Keys.manifest(manifest.id, manifest.version), model.manifestText, 'application/json')) written++;
+      if (
+        await putIfChanged(
+          proxy.env.MODELS,
+          r2Keys.manifest(manifest.id, manifest.version),
+          model.manifestText,
+          'application/json',
+        )
+      )
+        written++;
       else skipped++;
       if (await putIfChanged(proxy.env.MODELS, r2Keys.latest(manifest.id), manifest.version, 'text/plain')) written++;
       else skipped++;
@@ -58,16 +83,30 @@ export function seedRemote(bucketName: string): void {
   for (const model of readBuiltModels()) {
     const manifest = ManifestSchema.parse(JSON.parse(model.manifestText));
     const put = (key: string, file: string, type: string): void => {
-      execFileSync('npx', ['wrangler', 'r2', 'object', 'put', `${bucketName}/${key}`, '--file', file, '--content-type', type, '--remote'], { stdio: 'inherit' });
+      execFileSync(
+        'npx',
+        ['wrangler', 'r2', 'object', 'put', `${bucketName}/${key}`, '--file', file, '--content-type', type, '--remote'],
+        { stdio: 'inherit' },
+      );
     };
-    for (const file of manifest.files) put(r2Keys.file(manifest.id, manifest.version, file.name), join(model.dir, file.name), 'application/octet-stream');
+    for (const file of manifest.files)
+      put(
+        r2Keys.file(manifest.id, manifest.version, file.name),
+        join(model.dir, file.name),
+        'application/octet-stream',
+      );
     put(r2Keys.manifest(manifest.id, manifest.version), join(model.dir, 'manifest.json'), 'application/json');
     put(r2Keys.latest(manifest.id), join(model.dir, '..', 'latest'), 'text/plain');
   }
 }
 
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
-  const { values } = parseArgs({ options: { remote: { type: 'boolean', default: false }, bucket: { type: 'string', default: 'edge-inference-models' } } });
+  const { values } = parseArgs({
+    options: {
+      remote: { type: 'boolean', default: false },
+      bucket: { type: 'string', default: 'edge-inference-models' },
+    },
+  });
   if (values.remote) seedRemote(values.bucket);
   else {
     const { written, skipped } = await seedLocal();

@@ -13,7 +13,9 @@ const ORIGIN_PORT = Number(process.env['ORIGIN_PORT'] ?? 8788);
 const ORIGIN_SECRET = process.env['ORIGIN_SECRET'] || randomBytes(24).toString('base64url');
 const hasOrigin = existsSync('origin/server.ts');
 // The Worker finds the origin through vars (the secret as a var only here, locally; in production it is a secret).
-const originVars = hasOrigin ? ['--var', `ORIGIN_URL:http://127.0.0.1:${ORIGIN_PORT}`, '--var', `ORIGIN_SECRET:${ORIGIN_SECRET}`] : ['--var', 'ORIGIN_URL:'];
+const originVars = hasOrigin
+  ? ['--var', `ORIGIN_URL:http://127.0.0.1:${ORIGIN_PORT}`, '--var', `ORIGIN_SECRET:${ORIGIN_SECRET}`]
+  : ['--var', 'ORIGIN_URL:'];
 
 function run(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { stdio: 'inherit' });
@@ -40,13 +42,31 @@ console.log(`local R2 seeded: ${seeded.written} written, ${seeded.skipped} uncha
 
 const children: ChildProcess[] = [];
 // Local mode needs no network: skip miniflare's fetch of the `Request.cf` object (it would only log an error offline).
-const worker = spawn('npx', ['wrangler', 'dev', '--port', String(WORKER_PORT), '--ip', '127.0.0.1', '--show-interactive-dev-session=false', ...originVars], {
-  stdio: 'inherit',
-  env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' },
-});
+const worker = spawn(
+  'npx',
+  [
+    'wrangler',
+    'dev',
+    '--port',
+    String(WORKER_PORT),
+    '--ip',
+    '127.0.0.1',
+    '--show-interactive-dev-session=false',
+    ...originVars,
+  ],
+  {
+    stdio: 'inherit',
+    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' },
+  },
+);
 children.push(worker);
 if (hasOrigin) {
-  children.push(spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'origin/server.ts'], { stdio: 'inherit', env: { ...process.env, PORT: String(ORIGIN_PORT), ORIGIN_SECRET } }));
+  children.push(
+    spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'origin/server.ts'], {
+      stdio: 'inherit',
+      env: { ...process.env, PORT: String(ORIGIN_PORT), ORIGIN_SECRET },
+    }),
+  );
 }
 
 const stop = (): void => {
@@ -54,10 +74,11 @@ const stop = (): void => {
 };
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
-for (const c of children) c.on('exit', (code) => {
-  stop();
-  process.exitCode = code ?? 0;
-});
+for (const c of children)
+  c.on('exit', (code) => {
+    stop();
+    process.exitCode = code ?? 0;
+  });
 
 if (await waitFor(`http://127.0.0.1:${WORKER_PORT}/v2/health/live`, worker, 120_000)) {
   console.log(

@@ -18,7 +18,9 @@ app.route('/v1/models', predictRouter);
 app.route('/v1/embeddings', embeddingsRouter);
 app.route('/v2', kserveRouter);
 
-app.notFound((c) => c.json({ error: { code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` } }, 404));
+app.notFound((c) =>
+  c.json({ error: { code: 'not_found', message: `No route for ${c.req.method} ${c.req.path}.` } }, 404),
+);
 
 app.onError((err, c) => {
   if (err instanceof ApiError) return c.json(err.body(), err.status, err.headers);
@@ -27,7 +29,13 @@ app.onError((err, c) => {
     return c.json({ error: { code: 'invalid_input', message: err.message || 'Bad request.' } }, err.status);
   }
   // Unknown failures are ours: log the detail with the request id, tell the client only that it happened.
-  console.error(JSON.stringify({ msg: 'unhandled error', requestId: c.get('requestId'), err: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
+  console.error(
+    JSON.stringify({
+      msg: 'unhandled error',
+      requestId: c.get('requestId'),
+      err: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    }),
+  );
   return c.json({ error: { code: 'internal', message: 'Something went wrong on our side; it has been logged.' } }, 500);
 });
 

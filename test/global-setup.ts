@@ -14,7 +14,11 @@ import { visionFixtures } from './support/vision.js';
 
 export default async function setup(project: TestProject): Promise<void> {
   // The build is cached on its inputs' hash, so this is a no-op when nothing changed.
-  execFileSync(process.execPath, [join('node_modules', 'tsx', 'dist', 'cli.mjs'), join('scripts', 'models.ts'), 'build'], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [join('node_modules', 'tsx', 'dist', 'cli.mjs'), join('scripts', 'models.ts'), 'build'],
+    { stdio: 'inherit' },
+  );
   project.provide('models', readBuiltModels());
   project.provide('references', await computeReferences());
   project.provide('vision', visionFixtures());

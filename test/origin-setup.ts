@@ -21,7 +21,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   cpSync(BUILD_DIR, store, { recursive: true });
   const version = readFileSync(join(store, 'sentiment-en', 'latest'), 'utf8').trim();
   const tightVersion = `${version}${TIGHT_SUFFIX}`;
-  const manifest = JSON.parse(readFileSync(join(store, 'sentiment-en', version, 'manifest.json'), 'utf8')) as { version: string; edge_limits: Record<string, number> };
+  const manifest = JSON.parse(readFileSync(join(store, 'sentiment-en', version, 'manifest.json'), 'utf8')) as {
+    version: string;
+    edge_limits: Record<string, number>;
+  };
   manifest.version = tightVersion;
   manifest.edge_limits = { ...manifest.edge_limits, max_batch: 2 };
   const manifestText = JSON.stringify(manifest, null, 2);
@@ -30,7 +33,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   const origin = await spawnOrigin({ env: { MODEL_STORE: store } });
   await waitReady(origin);
-  project.provide('origin', { url: origin.url, secret: origin.secret, tight: { id: 'sentiment-en', version: tightVersion, manifestText } });
+  project.provide('origin', {
+    url: origin.url,
+    secret: origin.secret,
+    tight: { id: 'sentiment-en', version: tightVersion, manifestText },
+  });
   return async () => {
     await origin.stop();
     rmSync(store, { recursive: true, force: true });

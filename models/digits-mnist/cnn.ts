@@ -41,7 +41,8 @@ const KEYS: readonly Key[] = ['w1', 'b1', 'w2', 'b2', 'w3', 'b3', 'w4', 'b4'];
 export function initCnn(seed: number): CnnParams {
   const rand = mulberry32(seed);
   // He-uniform: keeps ReLU activations' variance steady through the layers.
-  const he = (n: number, fanIn: number): Float32Array => Float32Array.from({ length: n }, () => (rand() * 2 - 1) * Math.sqrt(6 / fanIn));
+  const he = (n: number, fanIn: number): Float32Array =>
+    Float32Array.from({ length: n }, () => (rand() * 2 - 1) * Math.sqrt(6 / fanIn));
   return {
     w1: he(C1 * K1 * K1, K1 * K1),
     b1: new Float32Array(C1),
@@ -68,7 +69,16 @@ function zerosLike(p: CnnParams): CnnParams {
 }
 
 export function cloneCnn(p: CnnParams): CnnParams {
-  return { w1: p.w1.slice(), b1: p.b1.slice(), w2: p.w2.slice(), b2: p.b2.slice(), w3: p.w3.slice(), b3: p.b3.slice(), w4: p.w4.slice(), b4: p.b4.slice() };
+  return {
+    w1: p.w1.slice(),
+    b1: p.b1.slice(),
+    w2: p.w2.slice(),
+    b2: p.b2.slice(),
+    w3: p.w3.slice(),
+    b3: p.b3.slice(),
+    w4: p.w4.slice(),
+    b4: p.b4.slice(),
+  };
 }
 
 /** Activations kept for the backward pass. */
@@ -331,12 +341,36 @@ export function predictCnn(p: CnnParams, xs: readonly Float32Array[]): number[] 
 /** ONNX: image float32 [batch, 1, 28, 28] in [0, 1] → logits, probabilities [batch, 10]. */
 export function exportCnn(p: CnnParams, docString: string): Uint8Array {
   const nodes = [
-    node('Conv', [INPUT, 'conv1.weight', 'conv1.bias'], ['conv1'], { kernel_shape: attr.ints([K1, K1]) }, { name: 'conv1/Conv' }),
+    node(
+      'Conv',
+      [INPUT, 'conv1.weight', 'conv1.bias'],
+      ['conv1'],
+      { kernel_shape: attr.ints([K1, K1]) },
+      { name: 'conv1/Conv' },
+    ),
     node('Relu', ['conv1'], ['relu1'], {}, { name: 'relu1' }),
-    node('MaxPool', ['relu1'], ['pool1'], { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) }, { name: 'pool1' }),
-    node('Conv', ['pool1', 'conv2.weight', 'conv2.bias'], ['conv2'], { kernel_shape: attr.ints([K2, K2]) }, { name: 'conv2/Conv' }),
+    node(
+      'MaxPool',
+      ['relu1'],
+      ['pool1'],
+      { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) },
+      { name: 'pool1' },
+    ),
+    node(
+      'Conv',
+      ['pool1', 'conv2.weight', 'conv2.bias'],
+      ['conv2'],
+      { kernel_shape: attr.ints([K2, K2]) },
+      { name: 'conv2/Conv' },
+    ),
     node('Relu', ['conv2'], ['relu2'], {}, { name: 'relu2' }),
-    node('MaxPool', ['relu2'], ['pool2'], { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) }, { name: 'pool2' }),
+    node(
+      'MaxPool',
+      ['relu2'],
+      ['pool2'],
+      { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) },
+      { name: 'pool2' },
+    ),
     node('Flatten', ['pool2'], ['flat'], { axis: attr.int(1) }, { name: 'flatten' }),
     node('Gemm', ['flat', 'fc1.weight', 'fc1.bias'], ['fc1'], {}, { name: 'fc1/Gemm' }),
     node('Relu', ['fc1'], ['relu3'], {}, { name: 'relu3' }),
@@ -360,7 +394,10 @@ export function exportCnn(p: CnnParams, docString: string): Uint8Array {
         name: 'digits_mnist',
         nodes,
         inputs: [valueInfo(INPUT, 'float32', ['batch', 1, SIDE, SIDE])],
-        outputs: [valueInfo(LOGITS, 'float32', ['batch', CLASSES]), valueInfo(PROBABILITIES, 'float32', ['batch', CLASSES])],
+        outputs: [
+          valueInfo(LOGITS, 'float32', ['batch', CLASSES]),
+          valueInfo(PROBABILITIES, 'float32', ['batch', CLASSES]),
+        ],
         initializers,
       }),
     }),

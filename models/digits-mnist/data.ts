@@ -63,6 +63,11 @@ export function splitDigits(all: readonly Digit[]): DigitSplits {
     INNER_SHARE,
     INNER_SEED,
   );
-  const pick = (xs: readonly Digit[], idx: readonly number[]): Digit[] => idx.map((i) => xs[i]).filter((d): d is Digit => d !== undefined);
-  return { heldout: pick(all, outer.second), innerTrain: pick(train, inner.first), innerVal: pick(train, inner.second) };
+  const pick = (xs: readonly Digit[], idx: readonly number[]): Digit[] =>
+    idx.map((i) => xs[i]).filter((d): d is Digit => d !== undefined);
+  return {
+    heldout: pick(all, outer.second),
+    innerTrain: pick(train, inner.first),
+    innerVal: pick(train, inner.second),
+  };
 }

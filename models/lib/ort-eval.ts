@@ -12,7 +12,11 @@ export interface FloatBatch {
 
 /** Single-threaded so figures compare with the edge (workerd has no threads) and do not depend on the host's cores. */
 export async function nodeSession(bytes: Uint8Array): Promise<ortNode.InferenceSession> {
-  return ortNode.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  return ortNode.InferenceSession.create(bytes, {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
 }
 
 let webConfigured = false;
@@ -27,7 +31,12 @@ export async function webSession(bytes: Uint8Array): Promise<ortWeb.InferenceSes
 }
 
 /** Runs the model on `input` in chunks of `batchSize` rows and returns the named float output, concatenated. */
-export async function runFloat(bytes: Uint8Array, input: FloatBatch, output: string, batchSize = 64): Promise<Float32Array> {
+export async function runFloat(
+  bytes: Uint8Array,
+  input: FloatBatch,
+  output: string,
+  batchSize = 64,
+): Promise<Float32Array> {
   const session = await nodeSession(bytes);
   try {
     const [rows = 0, ...rest] = input.dims;
@@ -38,7 +47,8 @@ export async function runFloat(bytes: Uint8Array, input: FloatBatch, output: str
       const feed = new ortNode.Tensor('float32', input.data.subarray(start * width, (start + n) * width), [n, ...rest]);
       const out = await session.run({ [input.name]: feed }, [output]);
       const t = out[output];
-      if (t === undefined || !(t.data instanceof Float32Array)) throw new Error(`output ${output} missing or not float32`);
+      if (t === undefined || !(t.data instanceof Float32Array))
+        throw new Error(`output ${output} missing or not float32`);
       parts.push(t.data.slice());
     }
     const total = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
@@ -64,7 +74,11 @@ function asFeeds(input: EvalInput): Feeds {
   return input as Feeds;
 }
 
-type TensorCtor<T> = new (type: 'float32' | 'int64' | 'int32' | 'uint8' | 'int8', data: Float32Array | BigInt64Array | Int32Array | Uint8Array | Int8Array, dims: readonly number[]) => T;
+type TensorCtor<T> = new (
+  type: 'float32' | 'int64' | 'int32' | 'uint8' | 'int8',
+  data: Float32Array | BigInt64Array | Int32Array | Uint8Array | Int8Array,
+  dims: readonly number[],
+) => T;
 
 function tensors<T>(Tensor: TensorCtor<T>, feeds: Feeds): Record<string, T> {
   const out: Record<string, T> = {};
@@ -88,7 +102,8 @@ export async function runFeeds(bytes: Uint8Array, feeds: Feeds, output: string):
   try {
     const out = await session.run(tensors(ortNode.Tensor as unknown as TensorCtor<ortNode.Tensor>, feeds), [output]);
     const t = out[output];
-    if (t === undefined || !(t.data instanceof Float32Array)) throw new Error(`output ${output} missing or not float32`);
+    if (t === undefined || !(t.data instanceof Float32Array))
+      throw new Error(`output ${output} missing or not float32`);
     return t.data.slice();
   } finally {
     await session.release();

@@ -92,7 +92,12 @@ export function quantizePerChannel(
 }
 
 /** The inverse of quantizePerChannel (for tests and error estimates). */
-export function dequantizePerChannel(q: Int8Array, scales: Float32Array, dims: readonly number[], axis: number): Float32Array {
+export function dequantizePerChannel(
+  q: Int8Array,
+  scales: Float32Array,
+  dims: readonly number[],
+  axis: number,
+): Float32Array {
   const channels = dims[axis] ?? 1;
   const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
   return Float32Array.from(q, (v, i) => v * (scales[Math.floor(i / inner) % channels] ?? 1));
@@ -132,7 +137,8 @@ function namesRead(g: IGraphProto, into: Set<string>): Set<string> {
 class Names {
   private readonly used = new Set<string>();
   constructor(g: IGraphProto) {
-    for (const n of g.node ?? []) for (const v of [...(n.input ?? []), ...(n.output ?? []), n.name ?? '']) this.used.add(v);
+    for (const n of g.node ?? [])
+      for (const v of [...(n.input ?? []), ...(n.output ?? []), n.name ?? '']) this.used.add(v);
     for (const v of [...(g.input ?? []), ...(g.output ?? []), ...(g.valueInfo ?? [])]) this.used.add(v.name ?? '');
     for (const t of g.initializer ?? []) this.used.add(t.name ?? '');
   }
@@ -184,7 +190,8 @@ export function quantizeModelProto(m: ModelProto, options: QuantizeOptions): Qua
   /** int8 weight + scale + zero point initializers and a DequantizeLinear feeding `n.input[1]`. */
   const qdqWeight = (n: INodeProto, weightName: string, w: Float32Array, dims: number[], axis: number): Rewrite => {
     const done = dequantized.get(weightName);
-    if (done !== undefined) return { nodes: [{ ...n, input: replaceAt(n.input ?? [], 1, done) }], initializers: [], method: 'qdq' };
+    if (done !== undefined)
+      return { nodes: [{ ...n, input: replaceAt(n.input ?? [], 1, done) }], initializers: [], method: 'qdq' };
     const { q, scales } = quantizePerChannel(w, dims, axis, qmax);
     const qName = names.fresh(`${weightName}_quantized`);
     const sName = names.fresh(`${weightName}_scale`);
@@ -194,10 +201,20 @@ export function quantizeModelProto(m: ModelProto, options: QuantizeOptions): Qua
     const channels = dims[axis] ?? 1;
     return {
       nodes: [
-        node('DequantizeLinear', [qName, sName, zName], [out], { axis: attr.int(axis) }, { name: names.fresh(`${weightName}_DequantizeLinear`) }),
+        node(
+          'DequantizeLinear',
+          [qName, sName, zName],
+          [out],
+          { axis: attr.int(axis) },
+          { name: names.fresh(`${weightName}_DequantizeLinear`) },
+        ),
         { ...n, input: replaceAt(n.input ?? [], 1, out) },
       ],
-      initializers: [tensor(qName, q, dims), tensor(sName, scales, [channels]), tensor(zName, new Int8Array(channels), [channels])],
+      initializers: [
+        tensor(qName, q, dims),
+        tensor(sName, scales, [channels]),
+        tensor(zName, new Int8Array(channels), [channels]),
+      ],
       method: 'qdq',
     };
   };
@@ -209,7 +226,8 @@ export function quantizeModelProto(m: ModelProto, options: QuantizeOptions): Qua
    */
   const castMulWeight = (n: INodeProto, weightName: string, w: Float32Array, dims: number[], axis: number): Rewrite => {
     const done = dequantized.get(weightName);
-    if (done !== undefined) return { nodes: [{ ...n, input: replaceAt(n.input ?? [], 1, done) }], initializers: [], method: 'qdq' };
+    if (done !== undefined)
+      return { nodes: [{ ...n, input: replaceAt(n.input ?? [], 1, done) }], initializers: [], method: 'qdq' };
     const { q, scales } = quantizePerChannel(w, dims, axis, qmax);
     const qName = names.fresh(`${weightName}_quantized`);
     const sName = names.fresh(`${weightName}_scale`);
@@ -219,7 +237,13 @@ export function quantizeModelProto(m: ModelProto, options: QuantizeOptions): Qua
     const scaleDims = dims.map((d, i) => (i === axis ? d : 1));
     return {
       nodes: [
-        node('Cast', [qName], [fName], { to: attr.int(onnx.TensorProto.DataType.FLOAT) }, { name: names.fresh(`${weightName}_Cast`) }),
+        node(
+          'Cast',
+          [qName],
+          [fName],
+          { to: attr.int(onnx.TensorProto.DataType.FLOAT) },
+          { name: names.fresh(`${weightName}_Cast`) },
+        ),
         node('Mul', [fName, sName], [out], {}, { name: names.fresh(`${weightName}_scale_Mul`) }),
         { ...n, input: replaceAt(n.input ?? [], 1, out) },
       ],
@@ -257,7 +281,13 @@ export function quantizeModelProto(m: ModelProto, options: QuantizeOptions): Qua
     const nodes = [
       node('DynamicQuantizeLinear', [a], [aQ, aScale, aZp], {}, { name: names.fresh(`${base}_DynamicQuantizeLinear`) }),
       node('MatMulInteger', [aQ, wQ, aZp, wZp], [acc], {}, { name: names.fresh(`${base}_MatMulInteger`) }),
-      node('Cast', [acc], [accF], { to: attr.int(onnx.TensorProto.DataType.FLOAT) }, { name: names.fresh(`${base}_Cast`) }),
+      node(
+        'Cast',
+        [acc],
+        [accF],
+        { to: attr.int(onnx.TensorProto.DataType.FLOAT) },
+        { name: names.fresh(`${base}_Cast`) },
+      ),
       node('Mul', [aScale, wScale], [scale], {}, { name: names.fresh(`${base}_scale_Mul`) }),
       node('Mul', [accF, scale], [scaled], {}, { name: names.fresh(`${base}_Mul`) }),
     ];
@@ -265,7 +295,11 @@ export function quantizeModelProto(m: ModelProto, options: QuantizeOptions): Qua
     return {
       nodes,
       // Per-column B zero points (all 0: symmetric) — ORT accepts a [N] zero point for per-column B scales.
-      initializers: [tensor(wQ, wq, [k, cols]), tensor(wScale, scales, [cols]), tensor(wZp, new Int8Array(cols), [cols])],
+      initializers: [
+        tensor(wQ, wq, [k, cols]),
+        tensor(wScale, scales, [cols]),
+        tensor(wZp, new Int8Array(cols), [cols]),
+      ],
       method: 'dynamic',
     };
   };
@@ -284,7 +318,13 @@ export function quantizeModelProto(m: ModelProto, options: QuantizeOptions): Qua
     return {
       nodes: [
         { ...n, input: replaceAt(n.input ?? [], 0, qName), output: [gathered] },
-        node('Cast', [gathered], [gatheredF], { to: attr.int(onnx.TensorProto.DataType.FLOAT) }, { name: names.fresh(`${label(n)}_Cast`) }),
+        node(
+          'Cast',
+          [gathered],
+          [gatheredF],
+          { to: attr.int(onnx.TensorProto.DataType.FLOAT) },
+          { name: names.fresh(`${label(n)}_Cast`) },
+        ),
         node('Mul', [gatheredF, sName], [n.output?.[0] ?? ''], {}, { name: names.fresh(`${label(n)}_scale_Mul`) }),
       ],
       initializers: [tensor(qName, q, dims), tensor(sName, scales, [dims[1] ?? 1])],
@@ -312,12 +352,20 @@ export function quantizeModelProto(m: ModelProto, options: QuantizeOptions): Qua
     if (op === 'Gather') {
       const table = floatWeight(n, 0);
       if (typeof table === 'string') return skip(n, table);
-      if (table.dims.length !== 2 || attrInt(n, 'axis', 0) !== 0) return skip(n, 'Gather is not over rows of a 2-D table');
+      if (table.dims.length !== 2 || attrInt(n, 'axis', 0) !== 0)
+        return skip(n, 'Gather is not over rows of a 2-D table');
       return gatherWeight(n, table.name, table.values, table.dims);
     }
     const w = floatWeight(n);
     if (typeof w === 'string') return skip(n, w);
-    if (opset < 13) return castMulWeight(n, w.name, w.values, w.dims, op === 'Gemm' && attrInt(n, 'transB', 0) !== 1 ? 1 : op === 'Conv' || op === 'Gemm' ? 0 : w.dims.length - 1);
+    if (opset < 13)
+      return castMulWeight(
+        n,
+        w.name,
+        w.values,
+        w.dims,
+        op === 'Gemm' && attrInt(n, 'transB', 0) !== 1 ? 1 : op === 'Conv' || op === 'Gemm' ? 0 : w.dims.length - 1,
+      );
 
     if (op === 'Conv') return qdqWeight(n, w.name, w.values, w.dims, 0);
 
@@ -354,7 +402,13 @@ export function quantizeModelProto(m: ModelProto, options: QuantizeOptions): Qua
         const cv = tensorValues(c);
         if (!(cv instanceof Float32Array)) return skip(n, 'Gemm C is not float32');
         bias = names.fresh(`${cName}_beta`);
-        extra.push(tensor(bias, Float32Array.from(cv, (v) => v * beta), tensorDims(c)));
+        extra.push(
+          tensor(
+            bias,
+            Float32Array.from(cv, (v) => v * beta),
+            tensorDims(c),
+          ),
+        );
       } else {
         bias = cName;
       }
@@ -390,7 +444,10 @@ export function quantizeModelProto(m: ModelProto, options: QuantizeOptions): Qua
   if (report.quantized.length > 0) {
     m.metadataProps = [
       ...(m.metadataProps ?? []).filter((p) => p.key !== 'quantization'),
-      onnx.StringStringEntryProto.create({ key: 'quantization', value: `int8 ${options.method} per-channel symmetric` }),
+      onnx.StringStringEntryProto.create({
+        key: 'quantization',
+        value: `int8 ${options.method} per-channel symmetric`,
+      }),
     ];
   }
   return report;
@@ -458,7 +515,13 @@ function hoistConstants(g: IGraphProto): void {
   for (const n of g.node ?? []) {
     const value = n.opType === 'Constant' && (n.attribute ?? []).length === 1 ? (n.attribute ?? [])[0] : undefined;
     const out = n.output?.[0];
-    if (value?.name === 'value' && value.t !== null && value.t !== undefined && out !== undefined && (n.domain ?? '') === '') {
+    if (
+      value?.name === 'value' &&
+      value.t !== null &&
+      value.t !== undefined &&
+      out !== undefined &&
+      (n.domain ?? '') === ''
+    ) {
       hoisted.push({ ...value.t, name: out });
     } else {
       kept.push(n);
@@ -479,7 +542,10 @@ function replaceAt(xs: readonly string[], i: number, v: string): string[] {
 }
 
 /** Quantizes serialised model bytes, returning the new bytes and what changed. */
-export function quantizeModelWithReport(bytes: Uint8Array, options: QuantizeOptions): { bytes: Uint8Array; report: QuantizeReport } {
+export function quantizeModelWithReport(
+  bytes: Uint8Array,
+  options: QuantizeOptions,
+): { bytes: Uint8Array; report: QuantizeReport } {
   const m = decode(bytes);
   const report = quantizeModelProto(m, options);
   return { bytes: encode(m), report };

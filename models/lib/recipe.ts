@@ -31,7 +31,11 @@ export function sha256Hex(bytes: Uint8Array | string): string {
 }
 
 /** Writes a file into the output directory and returns its manifest `files` entry. */
-export function writeArtifact(outDir: string, name: string, bytes: Uint8Array | string): { name: string; bytes: number; sha256: string } {
+export function writeArtifact(
+  outDir: string,
+  name: string,
+  bytes: Uint8Array | string,
+): { name: string; bytes: number; sha256: string } {
   mkdirSync(outDir, { recursive: true });
   const data = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
   writeFileSync(join(outDir, name), data);

@@ -94,11 +94,25 @@ export function initParams(spec: MlpSpec, seed: number): MlpParams {
     rows,
     cols,
   });
-  if (spec.hidden === 0) return { spec, layers: [{ w: new Float64Array(spec.inputs * spec.classes), b: new Float64Array(spec.classes), rows: spec.inputs, cols: spec.classes }] };
+  if (spec.hidden === 0)
+    return {
+      spec,
+      layers: [
+        {
+          w: new Float64Array(spec.inputs * spec.classes),
+          b: new Float64Array(spec.classes),
+          rows: spec.inputs,
+          cols: spec.classes,
+        },
+      ],
+    };
   // He-style uniform init scaled for sparse, L2-normalised inputs (≈ unit norm rows): keeps early ReLUs alive.
   return {
     spec,
-    layers: [layer(spec.inputs, spec.hidden, Math.sqrt(6 / (spec.hidden + 1))), layer(spec.hidden, spec.classes, Math.sqrt(6 / (spec.hidden + spec.classes)))],
+    layers: [
+      layer(spec.inputs, spec.hidden, Math.sqrt(6 / (spec.hidden + 1))),
+      layer(spec.hidden, spec.classes, Math.sqrt(6 / (spec.hidden + spec.classes))),
+    ],
   };
 }
 
@@ -151,7 +165,12 @@ export function argmax(xs: ArrayLike<number>): number {
  * Mini-batch Adam on mean softmax cross-entropy + (l2 / 2)·‖W‖². Gradients of the first layer are sparse (only the
  * rows an example touches), but the Adam step is dense so every weight feels the L2 pull and decays consistently.
  */
-export function train(rows: readonly SparseRow[], labels: readonly number[], spec: MlpSpec, opts: TrainOptions): MlpParams {
+export function train(
+  rows: readonly SparseRow[],
+  labels: readonly number[],
+  spec: MlpSpec,
+  opts: TrainOptions,
+): MlpParams {
   const p = initParams(spec, opts.seed);
   const rand = mulberry32(opts.seed ^ 0x9e3779b9);
   const grads = p.layers.map((l) => ({ w: new Float64Array(l.w.length), b: new Float64Array(l.b.length) }));
@@ -267,7 +286,11 @@ export interface ClassificationMetrics {
   confusion: number[][];
 }
 
-export function classificationMetrics(labels: readonly number[], predicted: readonly number[], classes: number): ClassificationMetrics {
+export function classificationMetrics(
+  labels: readonly number[],
+  predicted: readonly number[],
+  classes: number,
+): ClassificationMetrics {
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   let correct = 0;
   labels.forEach((y, i) => {

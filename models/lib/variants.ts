@@ -30,10 +30,15 @@ export const MAX_INT8_LOSS = 0.01;
 /** A later int8 method must be this much faster (fraction of p50) to displace an earlier one: timing noise must not flip builds. */
 export const SPEED_MARGIN = 0.2;
 /** What the `edge_latency_ms_p50` metric is, said once so every manifest words it the same. */
-export const EDGE_LATENCY_NOTE = 'p50 of session.run, batch 1, onnxruntime-web 1.30 WASM SIMD with 1 thread in Node (the edge runtime; workerd figures: npm run bench)';
+export const EDGE_LATENCY_NOTE =
+  'p50 of session.run, batch 1, onnxruntime-web 1.30 WASM SIMD with 1 thread in Node (the edge runtime; workerd figures: npm run bench)';
 
 /** fp32 plus one int8 variant per quantizer method. */
-export function buildVariants(fp32: Uint8Array, options: Omit<QuantizeOptions, 'method'>, log: (m: string) => void): Variant[] {
+export function buildVariants(
+  fp32: Uint8Array,
+  options: Omit<QuantizeOptions, 'method'>,
+  log: (m: string) => void,
+): Variant[] {
   const out: Variant[] = [{ method: 'fp32', bytes: fp32, file: 'model.fp32.onnx' }];
   for (const method of QUANT_METHODS) {
     const { bytes, report } = quantizeModelWithReport(fp32, { ...options, method });
@@ -41,10 +46,14 @@ export function buildVariants(fp32: Uint8Array, options: Omit<QuantizeOptions, '
     // A method that emitted none of its own rewrites (Conv-only or old-opset graphs under `dynamic`) made the same
     // graph as another method: measuring it twice would only let timing noise pick between two names for one model.
     if (report.quantized.length > 0 && !report.quantized.some((q) => q.method === method)) {
-      log(`  int8 ${method}: no ${method} rewrite applies (every weight went weight-only); skipped as a duplicate of qdq`);
+      log(
+        `  int8 ${method}: no ${method} rewrite applies (every weight went weight-only); skipped as a duplicate of qdq`,
+      );
       continue;
     }
-    log(`  int8 ${method}: quantized ${report.quantized.map((q) => `${q.weight} (${q.elements}, ${q.method})`).join(', ') || 'nothing'}; fp32 kept: ${skipped}`);
+    log(
+      `  int8 ${method}: quantized ${report.quantized.map((q) => `${q.weight} (${q.elements}, ${q.method})`).join(', ') || 'nothing'}; fp32 kept: ${skipped}`,
+    );
     out.push({ method, bytes, file: `model.int8-${method}.onnx` });
   }
   return out;
@@ -69,8 +78,12 @@ export async function measureVariants(
       p50_node_ms: await p50Latency(v.bytes, one, { runtime: 'node', ...latency }),
     };
     results.set(v.method, r);
-    const extras = Object.entries(r.extra).map(([k, x]) => `, ${k} ${x.toFixed(4)}`).join('');
-    log(`  ${v.method}: accuracy ${r.accuracy.toFixed(4)}${extras}, ${r.bytes} bytes, p50 batch-1 web ${r.p50_web_ms.toFixed(3)} ms, node ${r.p50_node_ms.toFixed(3)} ms`);
+    const extras = Object.entries(r.extra)
+      .map(([k, x]) => `, ${k} ${x.toFixed(4)}`)
+      .join('');
+    log(
+      `  ${v.method}: accuracy ${r.accuracy.toFixed(4)}${extras}, ${r.bytes} bytes, p50 batch-1 web ${r.p50_web_ms.toFixed(3)} ms, node ${r.p50_node_ms.toFixed(3)} ms`,
+    );
   }
   return results;
 }
@@ -85,12 +98,19 @@ export interface Selection {
  * at least SPEED_MARGIN faster in ORT-web; fp32 when none qualifies. `fp32Reason` overrides for models with nothing
  * to quantize.
  */
-export function selectVariant(variants: readonly Variant[], results: ReadonlyMap<VariantName, Measured>, fp32Reason?: string): Selection {
+export function selectVariant(
+  variants: readonly Variant[],
+  results: ReadonlyMap<VariantName, Measured>,
+  fp32Reason?: string,
+): Selection {
   const fp32 = variants.find((v) => v.method === 'fp32');
   const ref = results.get('fp32');
   if (fp32 === undefined || ref === undefined) throw new Error('fp32 variant missing');
-  if (fp32Reason !== undefined) return { served: fp32, quantization: { type: 'fp32', method: 'none', reason: fp32Reason } };
-  const eligible = variants.filter((v) => v.method !== 'fp32' && (results.get(v.method)?.accuracy ?? 0) >= ref.accuracy - MAX_INT8_LOSS - 1e-12);
+  if (fp32Reason !== undefined)
+    return { served: fp32, quantization: { type: 'fp32', method: 'none', reason: fp32Reason } };
+  const eligible = variants.filter(
+    (v) => v.method !== 'fp32' && (results.get(v.method)?.accuracy ?? 0) >= ref.accuracy - MAX_INT8_LOSS - 1e-12,
+  );
   let served = eligible[0];
   for (const v of eligible) {
     const best = served === undefined ? undefined : results.get(served.method);
@@ -104,7 +124,11 @@ export function selectVariant(variants: readonly Variant[], results: ReadonlyMap
       .join(', ');
     return {
       served: fp32,
-      quantization: { type: 'fp32', method: 'none', reason: `no int8 variant kept accuracy within ${MAX_INT8_LOSS} of fp32 (${ref.accuracy.toFixed(4)}; ${losses})` },
+      quantization: {
+        type: 'fp32',
+        method: 'none',
+        reason: `no int8 variant kept accuracy within ${MAX_INT8_LOSS} of fp32 (${ref.accuracy.toFixed(4)}; ${losses})`,
+      },
     };
   }
   const r = results.get(served.method);
@@ -117,7 +141,9 @@ export function selectVariant(variants: readonly Variant[], results: ReadonlyMap
       reason:
         `int8 within ${MAX_INT8_LOSS} accuracy of fp32 (${ref.accuracy.toFixed(4)} → ${(r?.accuracy ?? 0).toFixed(4)}); ${served.method} is the preferred method ` +
         `unless another is ≥ ${SPEED_MARGIN * 100}% faster in onnxruntime-web (p50, batch 1)` +
-        (faster ? '' : `; note: fp32 is faster at batch 1 (${ref.p50_web_ms.toFixed(3)} vs ${(r?.p50_web_ms ?? 0).toFixed(3)} ms), int8 ships for size`),
+        (faster
+          ? ''
+          : `; note: fp32 is faster at batch 1 (${ref.p50_web_ms.toFixed(3)} vs ${(r?.p50_web_ms ?? 0).toFixed(3)} ms), int8 ships for size`),
     },
   };
 }
@@ -125,7 +151,11 @@ export function selectVariant(variants: readonly Variant[], results: ReadonlyMap
 const round = (x: number, digits = 4): number => Number(x.toFixed(digits));
 
 /** The manifest metrics every model records about its variants (same names across the zoo). */
-export function variantMetrics(variants: readonly Variant[], results: ReadonlyMap<VariantName, Measured>, served: Variant): Record<string, number | string | Record<string, number>> {
+export function variantMetrics(
+  variants: readonly Variant[],
+  results: ReadonlyMap<VariantName, Measured>,
+  served: Variant,
+): Record<string, number | string | Record<string, number>> {
   const s = results.get(served.method);
   const ref = results.get('fp32');
   if (s === undefined || ref === undefined) throw new Error('variants not measured');

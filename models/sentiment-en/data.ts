@@ -60,9 +60,19 @@ const pick = (xs: readonly Example[], idx: readonly number[]): Example[] => idx.
 
 /** 80/20 held-out split stratified by source × label, then an 80/20 inner split of the training part. */
 export function splitExamples(all: readonly Example[]): Splits {
-  const outer = stratifiedSplit(all.map((e) => e.label), HELDOUT_SHARE, HELDOUT_SEED, all.map((e) => e.source));
+  const outer = stratifiedSplit(
+    all.map((e) => e.label),
+    HELDOUT_SHARE,
+    HELDOUT_SEED,
+    all.map((e) => e.source),
+  );
   const train = pick(all, outer.first);
   const heldout = pick(all, outer.second);
-  const inner = stratifiedSplit(train.map((e) => e.label), INNER_SHARE, INNER_SEED, train.map((e) => e.source));
+  const inner = stratifiedSplit(
+    train.map((e) => e.label),
+    INNER_SHARE,
+    INNER_SEED,
+    train.map((e) => e.source),
+  );
   return { train, heldout, innerTrain: pick(train, inner.first), innerVal: pick(train, inner.second) };
 }

@@ -3,7 +3,17 @@
  * and `values` float32 [batch, n] (a text's non-zero features, padded with index 0 / value 0) → `logits`,
  * `probabilities` [batch, 2].
  */
-import { attr, encode, graph, model, node, tensor, valueInfo, type INodeProto, type ITensorProto } from '../lib/onnx-builder.js';
+import {
+  attr,
+  encode,
+  graph,
+  model,
+  node,
+  tensor,
+  valueInfo,
+  type INodeProto,
+  type ITensorProto,
+} from '../lib/onnx-builder.js';
 import type { MlpParams } from '../lib/train.js';
 
 export const INDICES = 'indices';
@@ -27,7 +37,10 @@ export function exportOnnx(p: MlpParams, docString: string): Uint8Array {
     const b = `layer${i}.bias`;
     const mm = `layer${i}.matmul`;
     const out = last ? LOGITS : `layer${i}.pre_activation`;
-    inits.push(tensor(w, Float32Array.from(layer.w), [layer.rows, layer.cols]), tensor(b, Float32Array.from(layer.b), [layer.cols]));
+    inits.push(
+      tensor(w, Float32Array.from(layer.w), [layer.rows, layer.cols]),
+      tensor(b, Float32Array.from(layer.b), [layer.cols]),
+    );
     if (i === 0) {
       // values [b, 1, n] × rows [b, n, C] as one batched MatMul: a GEMM kernel instead of an elementwise product and
       // a reduction over a [b, n, C] intermediate (measured 2.7× faster in ORT-web at batch 32, 1.6× at batch 1).
@@ -55,8 +68,14 @@ export function exportOnnx(p: MlpParams, docString: string): Uint8Array {
       graph: graph({
         name: 'sentiment_en',
         nodes,
-        inputs: [valueInfo(INDICES, 'int64', ['batch', 'features']), valueInfo(VALUES, 'float32', ['batch', 'features'])],
-        outputs: [valueInfo(LOGITS, 'float32', ['batch', classes]), valueInfo(PROBABILITIES, 'float32', ['batch', classes])],
+        inputs: [
+          valueInfo(INDICES, 'int64', ['batch', 'features']),
+          valueInfo(VALUES, 'float32', ['batch', 'features']),
+        ],
+        outputs: [
+          valueInfo(LOGITS, 'float32', ['batch', classes]),
+          valueInfo(PROBABILITIES, 'float32', ['batch', classes]),
+        ],
         initializers: inits,
       }),
     }),

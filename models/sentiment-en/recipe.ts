@@ -4,7 +4,15 @@ import type { Feeds } from '../../src/tasks/tensor.js';
 import type { Manifest } from '../../src/storage/manifest.js';
 import { runFeeds } from '../lib/ort-eval.js';
 import { validateManifest, writeArtifact, type Recipe, type RecipeContext } from '../lib/recipe.js';
-import { argmax, classificationMetrics, predictProba, train, type MlpParams, type MlpSpec, type SparseRow } from '../lib/train.js';
+import {
+  argmax,
+  classificationMetrics,
+  predictProba,
+  train,
+  type MlpParams,
+  type MlpSpec,
+  type SparseRow,
+} from '../lib/train.js';
 import { buildVariants, measureVariants, selectVariant, variantMetrics } from '../lib/variants.js';
 import { dataFiles, LABELS, loadExamples, splitExamples, type Example } from './data.js';
 import { exportOnnx, INDICES, LOGITS, PROBABILITIES, VALUES } from './model.js';
@@ -55,7 +63,11 @@ interface Selection {
 }
 
 /** Trains each candidate on inner-train, keeps its best epoch on inner-val; the best (simplest on ties) wins. */
-function selectModel(innerTrain: readonly Example[], innerVal: readonly Example[], log: (m: string) => void): Selection {
+function selectModel(
+  innerTrain: readonly Example[],
+  innerVal: readonly Example[],
+  log: (m: string) => void,
+): Selection {
   const x = sparse(innerTrain);
   const y = labelsOf(innerTrain);
   const vx = sparse(innerVal);
@@ -82,7 +94,8 @@ function selectModel(innerTrain: readonly Example[], innerVal: readonly Example[
     all[c.name] = bestAcc;
     log(`  ${c.name}: inner-val accuracy ${bestAcc.toFixed(4)} at epoch ${bestEpoch}`);
     // Strictly better only: CANDIDATES are ordered simplest first, so ties keep the smaller model.
-    if (best === undefined || bestAcc > best.valAccuracy) best = { candidate: c, epochs: bestEpoch, valAccuracy: bestAcc, all };
+    if (best === undefined || bestAcc > best.valAccuracy)
+      best = { candidate: c, epochs: bestEpoch, valAccuracy: bestAcc, all };
   }
   if (best === undefined) throw new Error('no candidates');
   return best;
@@ -99,7 +112,10 @@ export function sparseFeeds(texts: readonly string[]): Feeds {
   };
 }
 
-async function evaluate(bytes: Uint8Array, heldout: readonly Example[]): Promise<{ accuracy: number; extra: Record<string, number> }> {
+async function evaluate(
+  bytes: Uint8Array,
+  heldout: readonly Example[],
+): Promise<{ accuracy: number; extra: Record<string, number> }> {
   const probs = await runFeeds(bytes, sparseFeeds(heldout.map((e) => e.text)), PROBABILITIES);
   const predicted = heldout.map((_, i) => argmax(probs.subarray(i * LABELS.length, (i + 1) * LABELS.length)));
   const m = classificationMetrics(labelsOf(heldout), predicted, LABELS.length);
@@ -111,7 +127,9 @@ const round = (x: number, digits = 4): number => Number(x.toFixed(digits));
 async function build(ctx: RecipeContext): Promise<Manifest> {
   const t0 = performance.now();
   const splits = splitExamples(loadExamples());
-  ctx.log(`data: ${splits.train.length} train (${splits.innerTrain.length} inner-train, ${splits.innerVal.length} inner-val), ${splits.heldout.length} held-out`);
+  ctx.log(
+    `data: ${splits.train.length} train (${splits.innerTrain.length} inner-train, ${splits.innerVal.length} inner-val), ${splits.heldout.length} held-out`,
+  );
 
   const chosen = selectModel(splits.innerTrain, splits.innerVal, ctx.log);
   const c = chosen.candidate;
@@ -156,7 +174,8 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
     task: 'text-classification',
     description:
       'English sentence sentiment (negative/positive) for short product, film and restaurant reviews. Hashed word 1–2-gram, negation and character n-gram features fed as an embedding bag (indices + values); a model trained in TypeScript on 2,400 UCI sentences.',
-    license: 'MIT (model and code); training data: UCI Sentiment Labelled Sentences (Kotzias et al. 2015, CC BY 4.0) as shipped in sentiment@5.0.2 (MIT)',
+    license:
+      'MIT (model and code); training data: UCI Sentiment Labelled Sentences (Kotzias et al. 2015, CC BY 4.0) as shipped in sentiment@5.0.2 (MIT)',
     source: {
       kind: 'trained',
       recipe: 'models/sentiment-en/recipe.ts',
@@ -193,6 +212,9 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
 export const recipe: Recipe = {
   id: ID,
   version: VERSION,
-  inputs: () => ({ files: dataFiles(), packages: ['sentiment', 'onnx-proto', 'protobufjs', 'onnxruntime-node', 'onnxruntime-web', 'zod'] }),
+  inputs: () => ({
+    files: dataFiles(),
+    packages: ['sentiment', 'onnx-proto', 'protobufjs', 'onnxruntime-node', 'onnxruntime-web', 'zod'],
+  }),
   build,
 };

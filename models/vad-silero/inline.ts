@@ -6,7 +6,10 @@
  */
 import { decode, encode, type INodeProto } from '../lib/onnx-builder.js';
 
-export function inlineSampleRateBranch(bytes: Uint8Array, branch: 'then_branch' | 'else_branch' = 'then_branch'): Uint8Array {
+export function inlineSampleRateBranch(
+  bytes: Uint8Array,
+  branch: 'then_branch' | 'else_branch' = 'then_branch',
+): Uint8Array {
   const m = decode(bytes);
   const g = m.graph;
   if (g === null || g === undefined) throw new Error('model has no graph');
@@ -19,10 +22,17 @@ export function inlineSampleRateBranch(bytes: Uint8Array, branch: 'then_branch' 
   const condition = iff.input?.[0];
   const ifOutputs = iff.output ?? [];
   const equal = nodes.find((n) => (n.output ?? []).includes(condition ?? ''));
-  const constants = nodes.filter((n) => n.opType === 'Constant' && (n.output ?? []).some((o) => (equal?.input ?? []).includes(o)));
+  const constants = nodes.filter(
+    (n) => n.opType === 'Constant' && (n.output ?? []).some((o) => (equal?.input ?? []).includes(o)),
+  );
   const dropped = new Set<INodeProto>([iff, ...(equal === undefined ? [] : [equal]), ...constants]);
   // Route the branch's outputs to the names the If produced (the Identity nodes named output/stateN read them).
-  const bridges: INodeProto[] = (sub.output ?? []).map((o, i) => ({ opType: 'Identity', input: [o.name ?? ''], output: [ifOutputs[i] ?? ''], name: `inlined_${ifOutputs[i] ?? i}` }));
+  const bridges: INodeProto[] = (sub.output ?? []).map((o, i) => ({
+    opType: 'Identity',
+    input: [o.name ?? ''],
+    output: [ifOutputs[i] ?? ''],
+    name: `inlined_${ifOutputs[i] ?? i}`,
+  }));
   g.node = [...(sub.node ?? []), ...bridges, ...nodes.filter((n) => !dropped.has(n))] as typeof g.node;
   g.initializer = [...(g.initializer ?? []), ...(sub.initializer ?? [])] as typeof g.initializer;
   return encode(m);

@@ -70,10 +70,18 @@ interface Runner {
 async function runner(bytes: Uint8Array, runtime: 'node' | 'web'): Promise<Runner> {
   const sr = BigInt64Array.of(BigInt(SAMPLE_RATE));
   if (runtime === 'node') {
-    const s = await ortNode.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+    const s = await ortNode.InferenceSession.create(bytes, {
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+    });
     return {
       async run(frame, state) {
-        const out = await s.run({ input: new ortNode.Tensor('float32', frame, [1, frame.length]), state: new ortNode.Tensor('float32', state, [2, 1, 128]), sr: new ortNode.Tensor('int64', sr, []) });
+        const out = await s.run({
+          input: new ortNode.Tensor('float32', frame, [1, frame.length]),
+          state: new ortNode.Tensor('float32', state, [2, 1, 128]),
+          sr: new ortNode.Tensor('int64', sr, []),
+        });
         return { prob: (out['output']?.data as Float32Array)[0] ?? NaN, state: out['stateN']?.data as Float32Array };
       },
       release: () => s.release(),
@@ -81,10 +89,17 @@ async function runner(bytes: Uint8Array, runtime: 'node' | 'web'): Promise<Runne
   }
   ortWeb.env.wasm.numThreads = 1;
   ortWeb.env.wasm.proxy = false;
-  const s = await ortWeb.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const s = await ortWeb.InferenceSession.create(bytes, {
+    executionProviders: ['wasm'],
+    graphOptimizationLevel: 'all',
+  });
   return {
     async run(frame, state) {
-      const out = await s.run({ input: new ortWeb.Tensor('float32', frame, [1, frame.length]), state: new ortWeb.Tensor('float32', state, [2, 1, 128]), sr: new ortWeb.Tensor('int64', sr, []) });
+      const out = await s.run({
+        input: new ortWeb.Tensor('float32', frame, [1, frame.length]),
+        state: new ortWeb.Tensor('float32', state, [2, 1, 128]),
+        sr: new ortWeb.Tensor('int64', sr, []),
+      });
       return { prob: (out['output']?.data as Float32Array)[0] ?? NaN, state: out['stateN']?.data as Float32Array };
     },
     release: () => s.release(),
@@ -92,7 +107,11 @@ async function runner(bytes: Uint8Array, runtime: 'node' | 'web'): Promise<Runne
 }
 
 /** Speech probability per window over the signal, state carried, as the task runs it; plus the p50 per window. */
-async function probabilities(bytes: Uint8Array, runtime: 'node' | 'web', signal: Float32Array): Promise<{ probs: number[]; p50: number }> {
+async function probabilities(
+  bytes: Uint8Array,
+  runtime: 'node' | 'web',
+  signal: Float32Array,
+): Promise<{ probs: number[]; p50: number }> {
   const r = await runner(bytes, runtime);
   try {
     let state: Float32Array = new Float32Array(256);
@@ -135,9 +154,14 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
   const inlinedNode = await probabilities(fp32, 'node', signal);
   const inlinedWeb = await probabilities(fp32, 'web', signal);
   const inlineDiff = Math.max(maxDiff(inlinedNode.probs, ref.probs), maxDiff(inlinedWeb.probs, ref.probs));
-  ctx.log(`  published: ${published.byteLength} bytes, p50/window web ${publishedWeb.p50.toFixed(3)} ms, node ${ref.p50.toFixed(3)} ms`);
-  ctx.log(`  16 kHz branch inlined: ${fp32.byteLength} bytes, p50/window web ${inlinedWeb.p50.toFixed(3)} ms, node ${inlinedNode.p50.toFixed(3)} ms, max |Δp| vs published ${inlineDiff.toExponential(2)}`);
-  if (!(inlineDiff <= MAX_INLINE_DIFF)) throw new Error(`inlined graph differs from the published one by ${inlineDiff}`);
+  ctx.log(
+    `  published: ${published.byteLength} bytes, p50/window web ${publishedWeb.p50.toFixed(3)} ms, node ${ref.p50.toFixed(3)} ms`,
+  );
+  ctx.log(
+    `  16 kHz branch inlined: ${fp32.byteLength} bytes, p50/window web ${inlinedWeb.p50.toFixed(3)} ms, node ${inlinedNode.p50.toFixed(3)} ms, max |Δp| vs published ${inlineDiff.toExponential(2)}`,
+  );
+  if (!(inlineDiff <= MAX_INLINE_DIFF))
+    throw new Error(`inlined graph differs from the published one by ${inlineDiff}`);
 
   const int8: { method: QuantMethod; bytes: Uint8Array; count: number; web: number; node: number; diff: number }[] = [];
   for (const method of QUANT_METHODS) {
@@ -147,11 +171,15 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
     const node = await probabilities(bytes, 'node', signal);
     const diff = maxDiff(node.probs, ref.probs);
     int8.push({ method, bytes, count: report.quantized.length, web: web.p50, node: node.p50, diff });
-    ctx.log(`  int8 ${method}: ${report.quantized.length} Conv weights, ${bytes.byteLength} bytes, p50/window web ${web.p50.toFixed(3)} ms, node ${node.p50.toFixed(3)} ms, max |Δp| ${diff.toFixed(4)}`);
+    ctx.log(
+      `  int8 ${method}: ${report.quantized.length} Conv weights, ${bytes.byteLength} bytes, p50/window web ${web.p50.toFixed(3)} ms, node ${node.p50.toFixed(3)} ms, max |Δp| ${diff.toFixed(4)}`,
+    );
   }
   const eligible = int8.filter((v) => v.diff <= MAX_INT8_PROB_DIFF && v.web < inlinedWeb.p50 * (1 - SPEED_MARGIN));
   const chosen = eligible.sort((a, b) => a.web - b.web)[0];
-  const int8Summary = int8.map((v) => `${v.method} p50 ${v.web.toFixed(3)} ms, max |Δp| ${v.diff.toFixed(3)}`).join('; ');
+  const int8Summary = int8
+    .map((v) => `${v.method} p50 ${v.web.toFixed(3)} ms, max |Δp| ${v.diff.toFixed(3)}`)
+    .join('; ');
   const quantization: Manifest['quantization'] =
     chosen === undefined
       ? {
@@ -162,7 +190,11 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
               ? 'the shared quantizer found nothing to quantize'
               : `int8 was not ≥ ${SPEED_MARGIN * 100}% faster in onnxruntime-web than fp32 (${inlinedWeb.p50.toFixed(3)} ms per window) while keeping speech probabilities within ${MAX_INT8_PROB_DIFF} (${int8Summary}); the LSTM (in a nested If of the decoder) stays fp32 either way: the quantizer rewrites MatMul/Gemm/Conv only`,
         }
-      : { type: 'int8', method: chosen.method, reason: `≥ ${SPEED_MARGIN * 100}% faster in onnxruntime-web with speech probabilities within ${MAX_INT8_PROB_DIFF} of fp32 (${int8Summary})` };
+      : {
+          type: 'int8',
+          method: chosen.method,
+          reason: `≥ ${SPEED_MARGIN * 100}% faster in onnxruntime-web with speech probabilities within ${MAX_INT8_PROB_DIFF} of fp32 (${int8Summary})`,
+        };
   const served = chosen?.bytes ?? fp32;
   const file = writeArtifact(ctx.outDir, 'model.onnx', served);
   writeArtifact(ctx.outDir, 'model.published.onnx', published);
@@ -176,7 +208,13 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
     description:
       'Voice activity detection: Silero VAD v5 (16 kHz, 32 ms windows with a recurrent state). Takes a WAV clip (PCM or float, any rate, mono or stereo) and answers the speech segments in seconds.',
     license: 'MIT (Silero VAD weights, via @ricky0123/vad-web, MIT)',
-    source: { kind: 'npm', package: PACKAGE, package_version: version, path: `dist/${FILE} (16 kHz branch inlined)`, recipe: 'models/vad-silero/recipe.ts' },
+    source: {
+      kind: 'npm',
+      package: PACKAGE,
+      package_version: version,
+      path: `dist/${FILE} (16 kHz branch inlined)`,
+      recipe: 'models/vad-silero/recipe.ts',
+    },
     files: [file],
     model_file: file.name,
     inputs: [
@@ -189,7 +227,13 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
       { name: 'stateN', dtype: 'float32', shape: [2, 1, 128] },
     ],
     preprocess: { sample_rate: SAMPLE_RATE, window: WINDOW, context: CONTEXT, state_shape: [2, 1, 128] },
-    postprocess: { threshold: 0.5, neg_threshold_offset: 0.15, min_speech_duration_ms: 250, min_silence_duration_ms: 100, speech_pad_ms: 30 },
+    postprocess: {
+      threshold: 0.5,
+      neg_threshold_offset: 0.15,
+      min_speech_duration_ms: 250,
+      min_silence_duration_ms: 100,
+      speech_pad_ms: 30,
+    },
     quantization,
     placement: 'edge',
     edge_limits: { max_seconds: MAX_SECONDS, max_batch: 1 },
@@ -198,8 +242,17 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
       published_bytes: published.byteLength,
       edge_latency_ms_p50: round(servedWeb),
       edge_latency_measured: `p50 of session.run per ${WINDOW}-sample window (+${CONTEXT} context), state carried, onnxruntime-web 1.30 WASM SIMD, 1 thread, in Node (workerd figures: npm run bench)`,
-      p50_ms_per_window_web: { published: round(publishedWeb.p50), inlined: round(inlinedWeb.p50), ...Object.fromEntries(int8.map((v) => [`int8_${v.method}`, round(v.web)])) },
-      p50_ms_per_window_node: { published: round(ref.p50), inlined: round(inlinedNode.p50), served: round(servedNode), ...Object.fromEntries(int8.map((v) => [`int8_${v.method}`, round(v.node)])) },
+      p50_ms_per_window_web: {
+        published: round(publishedWeb.p50),
+        inlined: round(inlinedWeb.p50),
+        ...Object.fromEntries(int8.map((v) => [`int8_${v.method}`, round(v.web)])),
+      },
+      p50_ms_per_window_node: {
+        published: round(ref.p50),
+        inlined: round(inlinedNode.p50),
+        served: round(servedNode),
+        ...Object.fromEntries(int8.map((v) => [`int8_${v.method}`, round(v.node)])),
+      },
       inline_max_prob_diff: Number(inlineDiff.toExponential(2)),
       ...Object.fromEntries(int8.map((v) => [`int8_${v.method}_max_prob_diff`, round(v.diff)])),
       window_samples: WINDOW,
@@ -211,6 +264,9 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
 export const recipe: Recipe = {
   id: ID,
   version: VERSION,
-  inputs: () => ({ files: [modelPath()], packages: [PACKAGE, 'onnx-proto', 'protobufjs', 'onnxruntime-node', 'onnxruntime-web', 'zod'] }),
+  inputs: () => ({
+    files: [modelPath()],
+    packages: [PACKAGE, 'onnx-proto', 'protobufjs', 'onnxruntime-node', 'onnxruntime-web', 'zod'],
+  }),
   build,
 };

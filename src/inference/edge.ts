@@ -15,7 +15,11 @@ export function modelBytes(manifest: Manifest): number {
 }
 
 /** The session for a manifest, loading (sha256-checked) bytes from R2 at most once per isolate at a time. */
-export async function edgeSession(manifest: Manifest, registry: ModelRegistry, timings: { fetch?: number } = {}): Promise<QueuedSession> {
+export async function edgeSession(
+  manifest: Manifest,
+  registry: ModelRegistry,
+  timings: { fetch?: number } = {},
+): Promise<QueuedSession> {
   const key = `${manifest.id}@${manifest.version}`;
   try {
     return await sessions.get(key, modelBytes(manifest), async () => {
@@ -25,7 +29,8 @@ export async function edgeSession(manifest: Manifest, registry: ModelRegistry, t
       return bytes;
     });
   } catch (err) {
-    if (err instanceof ModelTooLargeError) throw modelUnavailable(`Model '${key}' is too large for the edge session budget.`);
+    if (err instanceof ModelTooLargeError)
+      throw modelUnavailable(`Model '${key}' is too large for the edge session budget.`);
     if (err instanceof ApiError) throw err;
     // Bytes that pass sha256 but that ORT refuses: a broken build, not a client error; never cached.
     console.error(JSON.stringify({ msg: 'session creation failed', model: key, err: String(err) }));

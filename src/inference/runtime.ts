@@ -36,7 +36,10 @@ function configure(): void {
   ort.env.logLevel = 'error';
 }
 
-type InstantiateHook = (imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) => object;
+type InstantiateHook = (
+  imports: WebAssembly.Imports,
+  receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void,
+) => object;
 
 const instantiateWasm: InstantiateHook = (imports, receive) => {
   const instance = new WebAssembly.Instance(ortWasm, imports);
@@ -61,7 +64,11 @@ export async function createSession(bytes: Uint8Array): Promise<EdgeSession> {
     configure();
     // Two creations racing through ORT's initialisation throw "multiple calls to initializeWebAssembly()":
     // the first creation runs alone with the hook installed, everyone else waits for it.
-    Object.defineProperty(Object.prototype, 'instantiateWasm', { value: instantiateWasm, configurable: true, writable: true });
+    Object.defineProperty(Object.prototype, 'instantiateWasm', {
+      value: instantiateWasm,
+      configurable: true,
+      writable: true,
+    });
     const first = ort.InferenceSession.create(bytes, sessionOptions);
     // Later creations only need ORT up; a bad first model still leaves it initialised (ORT remembers a failed init itself).
     initialised = first.then(
@@ -119,11 +126,15 @@ function toOrt(t: TensorData): ort.Tensor {
       return new ort.Tensor('int8', asType(t, Int8Array), dims);
     case 'bool': {
       const src = t.data;
-      const bytes = src instanceof Uint8Array ? src : Uint8Array.from(Array.isArray(src) ? src.map((v) => (v === true ? 1 : 0)) : []);
+      const bytes =
+        src instanceof Uint8Array
+          ? src
+          : Uint8Array.from(Array.isArray(src) ? src.map((v) => (v === true ? 1 : 0)) : []);
       return new ort.Tensor('bool', bytes, dims);
     }
     case 'string': {
-      if (!Array.isArray(t.data) || !t.data.every((v): v is string => typeof v === 'string')) throw new TypeError('string tensor needs string data');
+      if (!Array.isArray(t.data) || !t.data.every((v): v is string => typeof v === 'string'))
+        throw new TypeError('string tensor needs string data');
       return new ort.Tensor('string', t.data, dims);
     }
   }
@@ -184,7 +195,9 @@ export function runtimeInfo(): {
 /** A minimal module using v128 ops: validates only where the engine supports WASM SIMD (what ORT itself checks). */
 function simdSupported(): boolean {
   return WebAssembly.validate(
-    new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]),
+    new Uint8Array([
+      0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+    ]),
   );
 }
 

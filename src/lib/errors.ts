@@ -39,7 +39,8 @@ export class ApiError extends Error {
 }
 
 export const invalidInput = (message: string): ApiError => new ApiError(422, 'invalid_input', message);
-export const modelNotFound = (ref: string): ApiError => new ApiError(404, 'model_not_found', `No model named '${ref}'.`);
+export const modelNotFound = (ref: string): ApiError =>
+  new ApiError(404, 'model_not_found', `No model named '${ref}'.`);
 export const modelUnavailable = (message: string): ApiError =>
   new ApiError(503, 'model_unavailable', message, { 'Retry-After': '30' });
 
@@ -54,7 +55,10 @@ export function fieldPath(path: readonly PropertyKey[]): string {
 }
 
 /** First zod issue as one sentence naming the field. */
-export function describeIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[], prefix: readonly PropertyKey[] = []): string {
+export function describeIssues(
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+  prefix: readonly PropertyKey[] = [],
+): string {
   const first = issues[0];
   if (first === undefined) return 'Invalid input.';
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';

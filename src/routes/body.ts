@@ -43,10 +43,12 @@ export async function readPredictBody(c: Context<AppEnv>): Promise<RequestBody> 
     return { kind: 'binary', bytes: new Uint8Array(await c.req.arrayBuffer()), contentType: type, parameters: {} };
   }
   const body = await readJson(c);
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalidInput('body: must be a JSON object with "inputs".');
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw invalidInput('body: must be a JSON object with "inputs".');
   const record = body as Record<string, unknown>;
   if (!('inputs' in record) || record['inputs'] === undefined) throw invalidInput('inputs: required.');
   const parameters = record['parameters'] ?? {};
-  if (parameters === null || typeof parameters !== 'object' || Array.isArray(parameters)) throw invalidInput('parameters: must be an object.');
+  if (parameters === null || typeof parameters !== 'object' || Array.isArray(parameters))
+    throw invalidInput('parameters: must be an object.');
   return { kind: 'json', inputs: record['inputs'], parameters: parameters as Record<string, unknown> };
 }

@@ -32,7 +32,11 @@ function hiddenSize(manifest: Manifest): number | undefined {
 
 /** OpenAI's base64 encoding: the float32 little-endian bytes of the vector. */
 function isTokenArray(input: unknown): boolean {
-  return Array.isArray(input) && input.length > 0 && input.every((x) => typeof x === 'number' || (Array.isArray(x) && x.every((y) => typeof y === 'number')));
+  return (
+    Array.isArray(input) &&
+    input.length > 0 &&
+    input.every((x) => typeof x === 'number' || (Array.isArray(x) && x.every((y) => typeof y === 'number')))
+  );
 }
 
 export const embeddingsRouter = new Hono<AppEnv>().post('/', limitBody, async (c) => {
@@ -43,13 +47,18 @@ export const embeddingsRouter = new Hono<AppEnv>().post('/', limitBody, async (c
   const { model, input, encoding_format: encoding, dimensions } = req.data;
   const manifest = await registry.resolve(parseModelRef(model));
   if (manifest.task !== 'feature-extraction') {
-    throw invalidInput(`model: '${model}' is a ${manifest.task} model; /v1/embeddings serves feature-extraction models.`);
+    throw invalidInput(
+      `model: '${model}' is a ${manifest.task} model; /v1/embeddings serves feature-extraction models.`,
+    );
   }
-  if (isTokenArray(input)) throw invalidInput('input: token id arrays are not supported; send a string or an array of strings.');
+  if (isTokenArray(input))
+    throw invalidInput('input: token id arrays are not supported; send a string or an array of strings.');
   const hidden = hiddenSize(manifest);
   if (dimensions !== undefined && dimensions !== hidden) {
     // Truncating a vector only keeps meaning for Matryoshka-trained models; refuse rather than answer something worse.
-    throw invalidInput(`dimensions: '${model}' answers ${hidden ?? 'its own number of'} dimensions and cannot shorten its embeddings.`);
+    throw invalidInput(
+      `dimensions: '${model}' answers ${hidden ?? 'its own number of'} dimensions and cannot shorten its embeddings.`,
+    );
   }
   const limits = { maxBatch: config.maxBatch, maxTextChars: config.maxTextChars };
   const { texts } = validateTexts(input, limits, 'input');
@@ -59,12 +68,24 @@ export const embeddingsRouter = new Hono<AppEnv>().post('/', limitBody, async (c
     body: JSON.stringify({ inputs: texts, parameters: { normalize: parsed.normalize } }),
     contentType: 'application/json',
   }));
-  const result = await servePlaced(c, manifest, { ...ways, size: featureExtraction.size(parsed), surface: 'embeddings', cacheInput: featureExtraction.cacheKeyInput(parsed) });
+  const result = await servePlaced(c, manifest, {
+    ...ways,
+    size: featureExtraction.size(parsed),
+    surface: 'embeddings',
+    cacheInput: featureExtraction.cacheKeyInput(parsed),
+  });
   const vectors = result.output;
-  if (!Array.isArray(vectors) || vectors.length !== texts.length) throw new Error(`embeddings: ${manifest.id} answered ${Array.isArray(vectors) ? vectors.length : typeof vectors} rows for ${texts.length} inputs`);
+  if (!Array.isArray(vectors) || vectors.length !== texts.length)
+    throw new Error(
+      `embeddings: ${manifest.id} answered ${Array.isArray(vectors) ? vectors.length : typeof vectors} rows for ${texts.length} inputs`,
+    );
   return c.json({
     object: 'list',
-    data: (vectors as Embedding[]).map((embedding, index) => ({ object: 'embedding', index, embedding: encoding === 'base64' ? bytesToBase64(new Uint8Array(Float32Array.from(embedding).buffer)) : embedding })),
+    data: (vectors as Embedding[]).map((embedding, index) => ({
+      object: 'embedding',
+      index,
+      embedding: encoding === 'base64' ? bytesToBase64(new Uint8Array(Float32Array.from(embedding).buffer)) : embedding,
+    })),
     model: manifest.id,
     usage: { prompt_tokens: parsed.tokens, total_tokens: parsed.tokens },
   });

@@ -18,7 +18,14 @@ function ref(id: string, version: string | undefined): ModelRef {
 }
 
 export const kserveRouter = new Hono<AppEnv>()
-  .get('/', (c) => c.json({ name: 'edge-inference', version: '0.1.0', extensions: ['model_repository_metadata'], runtime: runtimeInfo() }))
+  .get('/', (c) =>
+    c.json({
+      name: 'edge-inference',
+      version: '0.1.0',
+      extensions: ['model_repository_metadata'],
+      runtime: runtimeInfo(),
+    }),
+  )
   .get('/health/live', (c) => c.json({ live: true }))
   .get('/health/ready', async (c) => {
     // Ready means the registry answers; models load lazily on first use.
@@ -52,7 +59,11 @@ for (const base of ['/models/:id', '/models/:id/versions/:version']) {
         admit: (decision) => {
           // Pinned to the edge, so the edge's limit is the model's limit (under auto, bigger batches go to the origin).
           if (decision.target === 'edge' && manifest.placement === 'edge' && max !== undefined && parsed.batch > max) {
-            throw new ApiError(422, 'invalid_input', `inputs: at most ${max} rows per request for '${manifest.id}' (got ${parsed.batch}).`);
+            throw new ApiError(
+              422,
+              'invalid_input',
+              `inputs: at most ${max} rows per request for '${manifest.id}' (got ${parsed.batch}).`,
+            );
           }
         },
         edge: async (t) => {
@@ -63,7 +74,12 @@ for (const base of ['/models/:id', '/models/:id/versions/:version']) {
           Object.assign(t, stages, { inference: performance.now() - started });
           return inferResponse(manifest, parsed, outputs);
         },
-        origin: (origin) => origin.post(`/v2/models/${manifest.id}/versions/${manifest.version}/infer`, JSON.stringify(body), 'application/json'),
+        origin: (origin) =>
+          origin.post(
+            `/v2/models/${manifest.id}/versions/${manifest.version}/infer`,
+            JSON.stringify(body),
+            'application/json',
+          ),
       });
       return c.json(result.output as object);
     });

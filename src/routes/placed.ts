@@ -49,11 +49,21 @@ export interface Placed extends DispatchWays {
 export async function servePlaced(c: Context<AppEnv>, manifest: Manifest, p: Placed): Promise<ServeResult> {
   const { cache } = services(c);
   const client = originClient(c.env);
-  const decision = decidePlacement({ manifest, size: p.size, hint: c.req.header('x-placement'), originConfigured: client !== undefined });
+  const decision = decidePlacement({
+    manifest,
+    size: p.size,
+    hint: c.req.header('x-placement'),
+    originConfigured: client !== undefined,
+  });
   p.admit?.(decision);
   const note: DispatchNote = {};
-  const result = await serve(manifest, p.surface, p.cacheInput, wantsNoStore(c), { cache, waitUntil: (w) => c.executionCtx.waitUntil(w) }, (timings) =>
-    dispatch(decision, client, p, timings, note),
+  const result = await serve(
+    manifest,
+    p.surface,
+    p.cacheInput,
+    wantsNoStore(c),
+    { cache, waitUntil: (w) => c.executionCtx.waitUntil(w) },
+    (timings) => dispatch(decision, client, p, timings, note),
   );
   c.header('X-Placement-Reason', placementReason(decision, note));
   predictionHeaders(c, manifest, result);

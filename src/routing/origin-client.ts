@@ -25,7 +25,8 @@ export interface OriginClientOptions {
 /** The origin cannot answer now (down, slow, overloaded, breaker open). `retryAfterS` is for the 503. */
 export class OriginUnavailableError extends Error {
   constructor(
-    readonly why: 'breaker_open' | 'timeout' | 'network' | 'server_error' | 'overloaded' | 'misconfigured' | 'not_configured',
+    readonly why:
+      'breaker_open' | 'timeout' | 'network' | 'server_error' | 'overloaded' | 'misconfigured' | 'not_configured',
     message: string,
     readonly retryAfterS: number,
   ) {
@@ -34,7 +35,9 @@ export class OriginUnavailableError extends Error {
   }
 
   toApiError(): ApiError {
-    return new ApiError(503, 'origin_unavailable', `The origin is unavailable (${this.message}); try again later.`, { 'Retry-After': String(this.retryAfterS) });
+    return new ApiError(503, 'origin_unavailable', `The origin is unavailable (${this.message}); try again later.`, {
+      'Retry-After': String(this.retryAfterS),
+    });
   }
 }
 
@@ -78,7 +81,11 @@ export class OriginClient {
     const permit = breaker.acquire();
     if (!permit.allowed) {
       // Fail fast: no connection attempt while the origin is known to be down.
-      throw new OriginUnavailableError('breaker_open', 'circuit open after repeated failures', Math.max(1, Math.ceil(permit.retryAfterMs / 1000)));
+      throw new OriginUnavailableError(
+        'breaker_open',
+        'circuit open after repeated failures',
+        Math.max(1, Math.ceil(permit.retryAfterMs / 1000)),
+      );
     }
     const started = performance.now();
     let res: Response;
@@ -94,7 +101,12 @@ export class OriginClient {
     } catch (err) {
       breaker.failure();
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      if (timedOut) throw new OriginUnavailableError('timeout', `no answer within ${this.options.timeoutMs} ms`, RETRY_AFTER_DEFAULT_S);
+      if (timedOut)
+        throw new OriginUnavailableError(
+          'timeout',
+          `no answer within ${this.options.timeoutMs} ms`,
+          RETRY_AFTER_DEFAULT_S,
+        );
       throw new OriginUnavailableError('network', 'it could not be reached', RETRY_AFTER_DEFAULT_S);
     }
     if (res.ok) {
@@ -103,7 +115,11 @@ export class OriginClient {
         parsed = await res.json();
       } catch {
         breaker.failure();
-        throw new OriginUnavailableError('server_error', 'it answered something that is not JSON', RETRY_AFTER_DEFAULT_S);
+        throw new OriginUnavailableError(
+          'server_error',
+          'it answered something that is not JSON',
+          RETRY_AFTER_DEFAULT_S,
+        );
       }
       breaker.success();
       return { body: parsed, serverTiming: res.headers.get('server-timing'), ms: performance.now() - started };
@@ -122,10 +138,18 @@ export class OriginClient {
       // A wrong secret, or an origin whose model store lags the edge's: our configuration, not the caller's.
       breaker.success();
       console.error(JSON.stringify({ msg: 'origin refused the edge', status: res.status, error: err }));
-      throw new OriginUnavailableError('misconfigured', `it refused the request (${res.status})`, RETRY_AFTER_DEFAULT_S);
+      throw new OriginUnavailableError(
+        'misconfigured',
+        `it refused the request (${res.status})`,
+        RETRY_AFTER_DEFAULT_S,
+      );
     }
     breaker.failure();
-    throw new OriginUnavailableError('server_error', `it answered ${res.status}`, retryAfter(res, RETRY_AFTER_DEFAULT_S));
+    throw new OriginUnavailableError(
+      'server_error',
+      `it answered ${res.status}`,
+      retryAfter(res, RETRY_AFTER_DEFAULT_S),
+    );
   }
 }
 

@@ -46,7 +46,10 @@ function modelBytes(manifest: PlacementInput['manifest']): number {
 }
 
 /** Each edge limit the request breaks, with the numbers, and whether any of them is a hard one. */
-export function exceededLimits(input: Pick<PlacementInput, 'manifest' | 'size'>): { exceeded: string[]; hard: boolean } {
+export function exceededLimits(input: Pick<PlacementInput, 'manifest' | 'size'>): {
+  exceeded: string[];
+  hard: boolean;
+} {
   const limits = input.manifest.edge_limits;
   const measured: [LimitKey, string, number | undefined][] = [
     ['max_batch', 'batch', input.size.batch],
@@ -86,10 +89,18 @@ export function decidePlacement(input: PlacementInput): PlacementDecision {
 
   if (manifest.placement === 'edge') {
     // Pinned to the edge: the edge's own limits (422s) apply, the origin is never asked.
-    return decide('edge', requested === 'origin' ? 'hint refused: the model is pinned to the edge' : 'the model is pinned to the edge');
+    return decide(
+      'edge',
+      requested === 'origin' ? 'hint refused: the model is pinned to the edge' : 'the model is pinned to the edge',
+    );
   }
   if (manifest.placement === 'origin') {
-    return decide('origin', requested === 'edge' ? 'hint refused: the model is served by the origin only' : 'the model is served by the origin only');
+    return decide(
+      'origin',
+      requested === 'edge'
+        ? 'hint refused: the model is served by the origin only'
+        : 'the model is served by the origin only',
+    );
   }
   // auto
   if (requested === 'origin') {
@@ -97,7 +108,8 @@ export function decidePlacement(input: PlacementInput): PlacementDecision {
     return decide('edge', 'hint refused: no origin is configured');
   }
   if (exceeded.length > 0) {
-    if (originConfigured || hard) return decide('origin', `${requested === 'edge' ? 'hint refused: ' : ''}over the edge limits (${over})`);
+    if (originConfigured || hard)
+      return decide('origin', `${requested === 'edge' ? 'hint refused: ' : ''}over the edge limits (${over})`);
     // Nowhere better to send it: soft limits only slow the edge down.
     return decide('edge', `over the edge limits (${over}) but no origin is configured`);
   }

@@ -17,8 +17,12 @@ export type DType = (typeof DTYPES)[number];
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be 64 lowercase hex characters');
 
-export const ModelIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'model ids are lowercase letters, digits and dashes');
-export const VersionSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'versions are letters, digits, dot, dash, underscore');
+export const ModelIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'model ids are lowercase letters, digits and dashes');
+export const VersionSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'versions are letters, digits, dot, dash, underscore');
 
 export const FileSchema = z.object({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/),

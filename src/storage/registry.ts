@@ -32,7 +32,11 @@ export interface ModelObject {
 }
 export interface ModelBucket {
   get(key: string): Promise<ModelObject | null>;
-  list(options: { prefix: string; delimiter: string; cursor?: string }): Promise<{ delimitedPrefixes: string[]; truncated: boolean; cursor?: string }>;
+  list(options: {
+    prefix: string;
+    delimiter: string;
+    cursor?: string;
+  }): Promise<{ delimitedPrefixes: string[]; truncated: boolean; cursor?: string }>;
 }
 
 interface CachedManifest {
@@ -65,9 +69,16 @@ export class ModelRegistry {
       throw this.broken(ref.id, version, 'manifest is not JSON');
     }
     const parsed = ManifestSchema.safeParse(raw);
-    if (!parsed.success) throw this.broken(ref.id, version, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-    if (parsed.data.id !== ref.id || parsed.data.version !== version) throw this.broken(ref.id, version, 'manifest id/version do not match its key');
-    if (!parsed.data.files.some((f) => f.name === parsed.data.model_file)) throw this.broken(ref.id, version, 'model_file is not listed in files');
+    if (!parsed.success)
+      throw this.broken(
+        ref.id,
+        version,
+        parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+      );
+    if (parsed.data.id !== ref.id || parsed.data.version !== version)
+      throw this.broken(ref.id, version, 'manifest id/version do not match its key');
+    if (!parsed.data.files.some((f) => f.name === parsed.data.model_file))
+      throw this.broken(ref.id, version, 'model_file is not listed in files');
     this.manifests.set(key, { manifest: parsed.data, expires: now + this.ttlMs });
     return parsed.data;
   }
@@ -101,10 +112,15 @@ export class ModelRegistry {
     if (object === null) throw this.broken(manifest.id, manifest.version, `file ${fileName} is missing from R2`);
     const bytes = new Uint8Array(await object.arrayBuffer());
     if (bytes.byteLength !== file.bytes) {
-      throw this.broken(manifest.id, manifest.version, `file ${fileName} has ${bytes.byteLength} bytes, manifest says ${file.bytes}`);
+      throw this.broken(
+        manifest.id,
+        manifest.version,
+        `file ${fileName} has ${bytes.byteLength} bytes, manifest says ${file.bytes}`,
+      );
     }
     const digest = await sha256Hex(bytes);
-    if (digest !== file.sha256) throw this.broken(manifest.id, manifest.version, `file ${fileName} sha256 ${digest} does not match the manifest`);
+    if (digest !== file.sha256)
+      throw this.broken(manifest.id, manifest.version, `file ${fileName} sha256 ${digest} does not match the manifest`);
     return bytes;
   }
 
@@ -130,7 +146,11 @@ export class ModelRegistry {
 export async function sha256Hex(bytes: Uint8Array | string): Promise<string> {
   // Node's WebCrypto typings take only ArrayBuffer-backed views: re-view the same memory (no copy) when it is one.
   const data =
-    typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes.buffer instanceof ArrayBuffer ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes);
+    typeof bytes === 'string'
+      ? new TextEncoder().encode(bytes)
+      : bytes.buffer instanceof ArrayBuffer
+        ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+        : new Uint8Array(bytes);
   const digest = await crypto.subtle.digest('SHA-256', data);
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }

@@ -20,7 +20,9 @@ export function canonicalJson(value: unknown): string {
 
 /** `sha256(id@version + task + canonical(inputs, parameters))`, namespaced by a schema version for clean rollovers. */
 export async function resultCacheKey(manifest: Manifest, surface: string, input: unknown): Promise<string> {
-  const digest = await sha256Hex(`${manifest.id}@${manifest.version}\n${manifest.task}\n${surface}\n${canonicalJson(input)}`);
+  const digest = await sha256Hex(
+    `${manifest.id}@${manifest.version}\n${manifest.task}\n${surface}\n${canonicalJson(input)}`,
+  );
   return `result:v1:${digest}`;
 }
 

@@ -84,7 +84,11 @@ function truncate(xs: number[], max: number): number[] {
   return xs.length <= max ? xs : [...xs.slice(0, max - 1), xs[xs.length - 1] ?? 0];
 }
 
-export function validateTexts(inputs: unknown, limits: RequestLimits, field = 'inputs'): { texts: string[]; single: boolean } {
+export function validateTexts(
+  inputs: unknown,
+  limits: RequestLimits,
+  field = 'inputs',
+): { texts: string[]; single: boolean } {
   if (Array.isArray(inputs)) {
     const bad = inputs.findIndex((t) => typeof t !== 'string');
     if (bad !== -1) throw new InputError(422, 'invalid_input', `${field}[${bad}]: must be a string.`);
@@ -94,11 +98,21 @@ export function validateTexts(inputs: unknown, limits: RequestLimits, field = 'i
   const single = typeof inputs === 'string';
   const texts: string[] = typeof inputs === 'string' ? [inputs] : (inputs as string[]);
   if (texts.length === 0) throw new InputError(422, 'invalid_input', `${field}: must hold at least one string.`);
-  if (texts.length > limits.maxBatch) throw new InputError(422, 'invalid_input', `${field}: at most ${limits.maxBatch} strings per request (got ${texts.length}).`);
+  if (texts.length > limits.maxBatch)
+    throw new InputError(
+      422,
+      'invalid_input',
+      `${field}: at most ${limits.maxBatch} strings per request (got ${texts.length}).`,
+    );
   texts.forEach((t, i) => {
     const where = single ? field : `${field}[${i}]`;
     if (t.length === 0) throw new InputError(422, 'invalid_input', `${where}: must not be empty.`);
-    if (t.length > limits.maxTextChars) throw new InputError(422, 'invalid_input', `${where}: at most ${limits.maxTextChars} characters (got ${t.length}).`);
+    if (t.length > limits.maxTextChars)
+      throw new InputError(
+        422,
+        'invalid_input',
+        `${where}: at most ${limits.maxTextChars} characters (got ${t.length}).`,
+      );
   });
   return { texts, single };
 }
@@ -121,7 +135,14 @@ export async function tokenize(
     ids.push(truncate(e.ids, cfg.max_length));
     typeIds.push(truncate(e.token_type_ids, cfg.max_length));
   }
-  return { texts, single, normalize: normalize ?? cfg.normalize, ids, typeIds, tokens: ids.reduce((n, x) => n + x.length, 0) };
+  return {
+    texts,
+    single,
+    normalize: normalize ?? cfg.normalize,
+    ids,
+    typeIds,
+    tokens: ids.reduce((n, x) => n + x.length, 0),
+  };
 }
 
 /** Pools [batch, seq, hidden] rows over the attention mask (mean) or takes the first token (cls); 2-D outputs pass through. */
@@ -161,10 +182,21 @@ function finish(v: ArrayLike<number>, normalize: boolean): Embedding {
 export const featureExtraction: TaskModule<FeatureExtractionInput, Embedding | Embedding[]> = {
   task: 'feature-extraction',
 
-  async parse(body: RequestBody, manifest: Manifest, limits: RequestLimits, context?: TaskContext): Promise<FeatureExtractionInput> {
-    if (body.kind !== 'json') throw new InputError(415, 'unsupported_media_type', 'feature-extraction takes application/json with "inputs": string | string[].');
+  async parse(
+    body: RequestBody,
+    manifest: Manifest,
+    limits: RequestLimits,
+    context?: TaskContext,
+  ): Promise<FeatureExtractionInput> {
+    if (body.kind !== 'json')
+      throw new InputError(
+        415,
+        'unsupported_media_type',
+        'feature-extraction takes application/json with "inputs": string | string[].',
+      );
     const params = ParametersSchema.safeParse(body.parameters);
-    if (!params.success) throw new InputError(422, 'invalid_input', describeIssues(params.error.issues, ['parameters']));
+    if (!params.success)
+      throw new InputError(422, 'invalid_input', describeIssues(params.error.issues, ['parameters']));
     const { texts, single } = validateTexts(body.inputs, limits);
     return tokenize(texts, single, params.data.normalize, manifest, context);
   },

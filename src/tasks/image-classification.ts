@@ -62,25 +62,45 @@ export function imagePreprocess(manifest: Manifest): ImagePreprocess {
 /** The model input (one image, CHW) for a decoded image: the single definition the builds train and evaluate with. */
 export function imageTensor(img: RgbaImage, pre: ImagePreprocess): { data: Float32Array; dims: number[] } {
   if (pre.kind === 'mnist-digit') return { data: fitDigit(img, pre), dims: [1, pre.size, pre.size] };
-  const data = textLineTensor(img, { height: pre.height, maxWidth: pre.max_width, mean: pre.mean, std: pre.std, channelOrder: pre.channel_order, filter: pre.filter });
+  const data = textLineTensor(img, {
+    height: pre.height,
+    maxWidth: pre.max_width,
+    mean: pre.mean,
+    std: pre.std,
+    channelOrder: pre.channel_order,
+    filter: pre.filter,
+  });
   return { data, dims: [3, pre.height, pre.max_width] };
 }
 
 const SUPPORTED = 'image/png or image/jpeg';
 
-function imagesOf(body: RequestBody, limits: RequestLimits): { bytes: Uint8Array; where: string }[] | { single: Uint8Array } {
+function imagesOf(
+  body: RequestBody,
+  limits: RequestLimits,
+): { bytes: Uint8Array; where: string }[] | { single: Uint8Array } {
   if (body.kind === 'binary') {
     // application/octet-stream is sniffed; any other declared type must be one we decode.
     if (IMAGE_MEDIA_TYPES[body.contentType] === undefined && body.contentType !== 'application/octet-stream') {
-      throw new InputError(415, 'unsupported_media_type', `Content-Type ${body.contentType || '(none)'} is not supported: send ${SUPPORTED}, or JSON with base64 "inputs".`);
+      throw new InputError(
+        415,
+        'unsupported_media_type',
+        `Content-Type ${body.contentType || '(none)'} is not supported: send ${SUPPORTED}, or JSON with base64 "inputs".`,
+      );
     }
     return { single: body.bytes };
   }
   const inputs = body.inputs;
   if (typeof inputs === 'string') return { single: base64ToBytes(inputs, 'inputs') };
-  if (!Array.isArray(inputs)) throw new InputError(422, 'invalid_input', 'inputs: must be a base64 PNG/JPEG string or an array of them.');
+  if (!Array.isArray(inputs))
+    throw new InputError(422, 'invalid_input', 'inputs: must be a base64 PNG/JPEG string or an array of them.');
   if (inputs.length === 0) throw new InputError(422, 'invalid_input', 'inputs: must hold at least one image.');
-  if (inputs.length > limits.maxBatch) throw new InputError(422, 'invalid_input', `inputs: at most ${limits.maxBatch} images per request (got ${inputs.length}).`);
+  if (inputs.length > limits.maxBatch)
+    throw new InputError(
+      422,
+      'invalid_input',
+      `inputs: at most ${limits.maxBatch} images per request (got ${inputs.length}).`,
+    );
   return inputs.map((v: unknown, i) => {
     if (typeof v !== 'string') throw new InputError(422, 'invalid_input', `inputs[${i}]: must be a base64 string.`);
     return { bytes: base64ToBytes(v, `inputs[${i}]`), where: `inputs[${i}]` };
@@ -103,12 +123,15 @@ export const imageClassification: TaskModule<ImageClassificationInput, LabelScor
 
   parse(body: RequestBody, manifest: Manifest, limits: RequestLimits): ImageClassificationInput {
     const params = ParametersSchema.safeParse(body.parameters);
-    if (!params.success) throw new InputError(422, 'invalid_input', describeIssues(params.error.issues, ['parameters']));
+    if (!params.success)
+      throw new InputError(422, 'invalid_input', describeIssues(params.error.issues, ['parameters']));
     const pre = imagePreprocess(manifest);
     const maxPixels = pre.max_pixels ?? DEFAULT_MAX_PIXELS;
     const found = imagesOf(body, limits);
     const single = !Array.isArray(found);
-    const list = Array.isArray(found) ? found : [{ bytes: found.single, where: body.kind === 'binary' ? 'body' : 'inputs' }];
+    const list = Array.isArray(found)
+      ? found
+      : [{ bytes: found.single, where: body.kind === 'binary' ? 'body' : 'inputs' }];
     const tensors: Float32Array[] = [];
     let dims: readonly number[] = [];
     let pixels = 0;
@@ -128,7 +151,11 @@ export const imageClassification: TaskModule<ImageClassificationInput, LabelScor
 
   // The model input itself: two encodings of one picture share a cache entry, and the key's size is bounded by the
   // model's input, not the upload's.
-  cacheKeyInput: (p) => ({ tensors: p.tensors.map((t) => bytesToBase64(new Uint8Array(t.buffer, t.byteOffset, t.byteLength))), single: p.single, top_k: p.topK ?? null }),
+  cacheKeyInput: (p) => ({
+    tensors: p.tensors.map((t) => bytesToBase64(new Uint8Array(t.buffer, t.byteOffset, t.byteLength))),
+    single: p.single,
+    top_k: p.topK ?? null,
+  }),
 
   preprocess(p: ImageClassificationInput, manifest: Manifest): Feeds {
     const per = p.tensors[0]?.length ?? 0;

@@ -47,7 +47,8 @@ function opaqueInkLuma(img: RgbaImage): number | undefined {
   for (let i = 0; i < img.width * img.height; i++) {
     const a = (img.data[i * 4 + 3] ?? 255) / 255;
     if (a < 1) transparent = true;
-    sum += a * (0.299 * (img.data[i * 4] ?? 0) + 0.587 * (img.data[i * 4 + 1] ?? 0) + 0.114 * (img.data[i * 4 + 2] ?? 0));
+    sum +=
+      a * (0.299 * (img.data[i * 4] ?? 0) + 0.587 * (img.data[i * 4 + 1] ?? 0) + 0.114 * (img.data[i * 4 + 2] ?? 0));
     weight += a;
   }
   return transparent && weight > 0 ? sum / weight / 255 : undefined;
@@ -58,7 +59,11 @@ function opaqueInkLuma(img: RgbaImage): number | undefined {
  * source over each output pixel's footprint (anti-aliased shrinking); `bilinear` samples at pixel centres with
  * clamped edges (OpenCV's INTER_LINEAR convention). Area on an enlarging axis degenerates to bilinear.
  */
-function axisWeights(src: number, dst: number, filter: ResizeFilter): { index: Int32Array; weight: Float32Array; start: Int32Array } {
+function axisWeights(
+  src: number,
+  dst: number,
+  filter: ResizeFilter,
+): { index: Int32Array; weight: Float32Array; start: Int32Array } {
   const scale = src / dst;
   const index: number[] = [];
   const weight: number[] = [];
@@ -93,14 +98,22 @@ function axisWeights(src: number, dst: number, filter: ResizeFilter): { index: I
 }
 
 /** Resizes one plane (row-major, `w`×`h`) to `outW`×`outH`: horizontal pass, then vertical. */
-export function resizePlane(src: Float32Array, w: number, h: number, outW: number, outH: number, filter: ResizeFilter): Float32Array {
+export function resizePlane(
+  src: Float32Array,
+  w: number,
+  h: number,
+  outW: number,
+  outH: number,
+  filter: ResizeFilter,
+): Float32Array {
   const xs = axisWeights(w, outW, filter);
   const ys = axisWeights(h, outH, filter);
   const tmp = new Float32Array(outW * h);
   for (let y = 0; y < h; y++) {
     for (let o = 0; o < outW; o++) {
       let acc = 0;
-      for (let k = xs.start[o] ?? 0; k < (xs.start[o + 1] ?? 0); k++) acc += (src[y * w + (xs.index[k] ?? 0)] ?? 0) * (xs.weight[k] ?? 0);
+      for (let k = xs.start[o] ?? 0; k < (xs.start[o + 1] ?? 0); k++)
+        acc += (src[y * w + (xs.index[k] ?? 0)] ?? 0) * (xs.weight[k] ?? 0);
       tmp[y * outW + o] = acc;
     }
   }
@@ -226,7 +239,14 @@ export function textLineTensor(img: RgbaImage, o: TextLineOptions): Float32Array
   const n = img.width * img.height;
   for (let c = 0; c < 3; c++) {
     const srcC = o.channelOrder === 'bgr' ? 2 - c : c;
-    const resized = resizePlane(rgb.data.subarray(srcC * n, (srcC + 1) * n), img.width, img.height, w, o.height, o.filter);
+    const resized = resizePlane(
+      rgb.data.subarray(srcC * n, (srcC + 1) * n),
+      img.width,
+      img.height,
+      w,
+      o.height,
+      o.filter,
+    );
     const mean = o.mean[c] ?? 0;
     const std = o.std[c] ?? 1;
     for (let y = 0; y < o.height; y++) {

@@ -43,12 +43,14 @@ function otherFormat(b: Uint8Array): string | undefined {
   if (ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP') return 'WebP';
   if (ascii(0, 2) === 'BM') return 'BMP';
   if (ascii(4, 8) === 'ftyp') return 'HEIF/AVIF';
-  if ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a) || (b[0] === 0x4d && b[1] === 0x4d && b[3] === 0x2a)) return 'TIFF';
+  if ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a) || (b[0] === 0x4d && b[1] === 0x4d && b[3] === 0x2a))
+    return 'TIFF';
   return undefined;
 }
 
 const u16 = (b: Uint8Array, i: number): number => ((b[i] ?? 0) << 8) | (b[i + 1] ?? 0);
-const u32 = (b: Uint8Array, i: number): number => (((b[i] ?? 0) << 24) >>> 0) + ((b[i + 1] ?? 0) << 16) + ((b[i + 2] ?? 0) << 8) + (b[i + 3] ?? 0);
+const u32 = (b: Uint8Array, i: number): number =>
+  (((b[i] ?? 0) << 24) >>> 0) + ((b[i + 1] ?? 0) << 16) + ((b[i + 2] ?? 0) << 8) + (b[i + 3] ?? 0);
 
 /** Start-of-frame markers carry the dimensions: C0–CF except DHT (C4), JPG (C8) and DAC (CC). */
 const isSof = (m: number): boolean => m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
@@ -100,15 +102,26 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions): RgbaImag
   const format = sniffFormat(bytes);
   if (format === undefined) {
     const other = otherFormat(bytes);
-    if (other !== undefined) throw new InputError(415, 'unsupported_media_type', `${where}: ${other} images are not supported; send PNG or JPEG.`);
+    if (other !== undefined)
+      throw new InputError(
+        415,
+        'unsupported_media_type',
+        `${where}: ${other} images are not supported; send PNG or JPEG.`,
+      );
     throw new InputError(422, 'invalid_input', `${where}: not a PNG or JPEG file (unrecognised signature).`);
   }
   const size = readImageSize(bytes, format);
-  if (size === undefined) throw new InputError(422, 'invalid_input', `${where}: corrupt ${format.toUpperCase()} (no readable image header).`);
-  if (size.width === 0 || size.height === 0) throw new InputError(422, 'invalid_input', `${where}: the image is empty (${size.width}×${size.height}).`);
+  if (size === undefined)
+    throw new InputError(422, 'invalid_input', `${where}: corrupt ${format.toUpperCase()} (no readable image header).`);
+  if (size.width === 0 || size.height === 0)
+    throw new InputError(422, 'invalid_input', `${where}: the image is empty (${size.width}×${size.height}).`);
   const pixels = size.width * size.height;
   if (pixels > maxPixels) {
-    throw new InputError(413, 'payload_too_large', `${where}: ${size.width}×${size.height} is ${pixels} pixels, over the limit of ${maxPixels}.`);
+    throw new InputError(
+      413,
+      'payload_too_large',
+      `${where}: ${size.width}×${size.height} is ${pixels} pixels, over the limit of ${maxPixels}.`,
+    );
   }
   let image: RgbaImage;
   try {
@@ -119,7 +132,11 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions): RgbaImag
     throw new InputError(422, 'invalid_input', `${where}: corrupt ${format.toUpperCase()} (${detail}).`);
   }
   if (image.width !== size.width || image.height !== size.height || image.data.length !== pixels * 4) {
-    throw new InputError(422, 'invalid_input', `${where}: corrupt ${format.toUpperCase()} (decoded size does not match its header).`);
+    throw new InputError(
+      422,
+      'invalid_input',
+      `${where}: corrupt ${format.toUpperCase()} (decoded size does not match its header).`,
+    );
   }
   return image;
 }
@@ -183,4 +200,3 @@ function unpackSubByte(data: ArrayLike<number>, width: number, height: number, d
   }
   return out;
 }
-

@@ -32,7 +32,9 @@ const DATATYPE_OF: Record<DType, KserveDatatype> = {
 export const kserveDatatype = (dtype: DType): KserveDatatype => DATATYPE_OF[dtype];
 
 type Nested = number | string | boolean | Nested[];
-const NestedSchema: z.ZodType<Nested> = z.lazy(() => z.union([z.number(), z.string(), z.boolean(), z.array(NestedSchema)]));
+const NestedSchema: z.ZodType<Nested> = z.lazy(() =>
+  z.union([z.number(), z.string(), z.boolean(), z.array(NestedSchema)]),
+);
 
 export const InferRequestSchema = z.object({
   id: z.string().max(256).optional(),
@@ -48,7 +50,9 @@ export const InferRequestSchema = z.object({
       }),
     )
     .min(1),
-  outputs: z.array(z.object({ name: z.string().min(1), parameters: z.record(z.string(), z.unknown()).optional() })).optional(),
+  outputs: z
+    .array(z.object({ name: z.string().min(1), parameters: z.record(z.string(), z.unknown()).optional() }))
+    .optional(),
 });
 export type InferRequest = z.infer<typeof InferRequestSchema>;
 
@@ -94,14 +98,19 @@ function toTensor(values: (number | string | boolean)[], dtype: DType, shape: nu
     });
   const integers = (min: number, max: number): number[] =>
     numbers().map((v, i) => {
-      if (!Number.isInteger(v) || v < min || v > max) fail(`${where}.data[${i}]: must be an integer in [${min}, ${max}].`);
+      if (!Number.isInteger(v) || v < min || v > max)
+        fail(`${where}.data[${i}]: must be an integer in [${min}, ${max}].`);
       return v;
     });
   switch (dtype) {
     case 'float32':
       return { type: dtype, dims: shape, data: Float32Array.from(numbers()) };
     case 'int64':
-      return { type: dtype, dims: shape, data: BigInt64Array.from(integers(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER), (v) => BigInt(v)) };
+      return {
+        type: dtype,
+        dims: shape,
+        data: BigInt64Array.from(integers(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER), (v) => BigInt(v)),
+      };
     case 'int32':
       return { type: dtype, dims: shape, data: Int32Array.from(integers(-(2 ** 31), 2 ** 31 - 1)) };
     case 'uint8':
@@ -133,14 +142,19 @@ export function parseInferRequest(body: unknown, manifest: Manifest, maxElements
   req.inputs.forEach((input, i) => {
     const where = `inputs[${i}]`;
     const spec = manifest.inputs.find((s) => s.name === input.name);
-    if (spec === undefined) fail(`${where}.name: the model has no input '${input.name}' (inputs: ${manifest.inputs.map((s) => s.name).join(', ')}).`);
+    if (spec === undefined)
+      fail(
+        `${where}.name: the model has no input '${input.name}' (inputs: ${manifest.inputs.map((s) => s.name).join(', ')}).`,
+      );
     if (feeds[input.name] !== undefined) fail(`${where}.name: input '${input.name}' is given twice.`);
     const want = kserveDatatype(spec.dtype);
     if (input.datatype !== want) fail(`${where}.datatype: '${input.name}' takes ${want}, not ${input.datatype}.`);
-    if (!dimsMatch(spec, input.shape)) fail(`${where}.shape: [${input.shape.join(', ')}] does not fit the model's [${spec.shape.join(', ')}].`);
+    if (!dimsMatch(spec, input.shape))
+      fail(`${where}.shape: [${input.shape.join(', ')}] does not fit the model's [${spec.shape.join(', ')}].`);
     const values = flatten(input.data);
     const count = elementCount(input.shape);
-    if (values.length !== count) fail(`${where}.data: shape [${input.shape.join(', ')}] needs ${count} values, got ${values.length}.`);
+    if (values.length !== count)
+      fail(`${where}.data: shape [${input.shape.join(', ')}] needs ${count} values, got ${values.length}.`);
     total += count;
     if (total > maxElements) fail(`inputs: at most ${maxElements} elements per request.`);
     feeds[input.name] = toTensor(values, spec.dtype, input.shape, where);
@@ -149,7 +163,8 @@ export function parseInferRequest(body: unknown, manifest: Manifest, maxElements
     if (feeds[spec.name] === undefined) fail(`inputs: the model's input '${spec.name}' is missing.`);
   }
   const outputNames = (req.outputs ?? manifest.outputs.map((o) => ({ name: o.name }))).map((o, i) => {
-    if (!manifest.outputs.some((s) => s.name === o.name)) fail(`outputs[${i}].name: the model has no output '${o.name}'.`);
+    if (!manifest.outputs.some((s) => s.name === o.name))
+      fail(`outputs[${i}].name: the model has no output '${o.name}'.`);
     return o.name;
   });
   const first = req.inputs[0];
@@ -166,7 +181,11 @@ export async function runInfer(runner: ModelRunner, parsed: ParsedInfer): Promis
     return await runner.run(parsed.feeds, parsed.outputNames);
   } catch (err) {
     if (!(err instanceof ModelRunError)) throw err;
-    const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0]?.replace(/^.*ERROR_MESSAGE: /, '').slice(0, 300) ?? '';
+    const reason =
+      (err instanceof Error ? err.message : String(err))
+        .split('\n')[0]
+        ?.replace(/^.*ERROR_MESSAGE: /, '')
+        .slice(0, 300) ?? '';
     throw new InputError(422, 'invalid_input', `inputs: the model refused these tensors (${reason}).`);
   }
 }
@@ -194,7 +213,9 @@ export function inferResponse(manifest: Manifest, parsed: ParsedInfer, outputs: 
 /** The cache key's view of a parsed request (typed arrays canonicalise to plain arrays). */
 export function inferCacheInput(parsed: ParsedInfer): unknown {
   return {
-    feeds: Object.fromEntries(Object.entries(parsed.feeds).map(([k, t]) => [k, { type: t.type, dims: t.dims, data: plain(t) }])),
+    feeds: Object.fromEntries(
+      Object.entries(parsed.feeds).map(([k, t]) => [k, { type: t.type, dims: t.dims, data: plain(t) }]),
+    ),
     outputs: parsed.outputNames,
   };
 }

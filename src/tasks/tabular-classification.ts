@@ -27,12 +27,22 @@ function featureNames(manifest: Manifest): string[] {
 }
 
 function checkRow(row: unknown, where: string, names: readonly string[]): number[] {
-  if (!Array.isArray(row)) throw new InputError(422, 'invalid_input', `${where}: must be an array of ${names.length} numbers (${names.join(', ')}).`);
+  if (!Array.isArray(row))
+    throw new InputError(
+      422,
+      'invalid_input',
+      `${where}: must be an array of ${names.length} numbers (${names.join(', ')}).`,
+    );
   if (row.length !== names.length) {
-    throw new InputError(422, 'invalid_input', `${where}: expected ${names.length} numbers (${names.join(', ')}), got ${row.length}.`);
+    throw new InputError(
+      422,
+      'invalid_input',
+      `${where}: expected ${names.length} numbers (${names.join(', ')}), got ${row.length}.`,
+    );
   }
   return row.map((v: unknown, j) => {
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new InputError(422, 'invalid_input', `${where}[${j}] (${names[j] ?? ''}): must be a finite number.`);
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new InputError(422, 'invalid_input', `${where}[${j}] (${names[j] ?? ''}): must be a finite number.`);
     return v;
   });
 }
@@ -41,16 +51,34 @@ export const tabularClassification: TaskModule<TabularInput, LabelScore[] | Labe
   task: 'tabular-classification',
 
   parse(body: RequestBody, manifest: Manifest, limits: RequestLimits): TabularInput {
-    if (body.kind !== 'json') throw new InputError(415, 'unsupported_media_type', 'tabular-classification takes application/json with "inputs": number[] | number[][].');
+    if (body.kind !== 'json')
+      throw new InputError(
+        415,
+        'unsupported_media_type',
+        'tabular-classification takes application/json with "inputs": number[] | number[][].',
+      );
     const params = ParametersSchema.safeParse(body.parameters);
-    if (!params.success) throw new InputError(422, 'invalid_input', describeIssues(params.error.issues, ['parameters']));
+    if (!params.success)
+      throw new InputError(422, 'invalid_input', describeIssues(params.error.issues, ['parameters']));
     const names = featureNames(manifest);
     const inputs = body.inputs;
-    if (!Array.isArray(inputs) || inputs.length === 0) throw new InputError(422, 'invalid_input', `inputs: must be a row of ${names.length} numbers or a non-empty array of rows.`);
+    if (!Array.isArray(inputs) || inputs.length === 0)
+      throw new InputError(
+        422,
+        'invalid_input',
+        `inputs: must be a row of ${names.length} numbers or a non-empty array of rows.`,
+      );
     // A flat array of numbers is one row; an array of arrays is a batch (Hugging Face's single-in, single-out rule).
     const single = !inputs.some((v) => Array.isArray(v));
-    if (!single && inputs.length > limits.maxBatch) throw new InputError(422, 'invalid_input', `inputs: at most ${limits.maxBatch} rows per request (got ${inputs.length}).`);
-    const rows = single ? [checkRow(inputs, 'inputs', names)] : inputs.map((r: unknown, i) => checkRow(r, `inputs[${i}]`, names));
+    if (!single && inputs.length > limits.maxBatch)
+      throw new InputError(
+        422,
+        'invalid_input',
+        `inputs: at most ${limits.maxBatch} rows per request (got ${inputs.length}).`,
+      );
+    const rows = single
+      ? [checkRow(inputs, 'inputs', names)]
+      : inputs.map((r: unknown, i) => checkRow(r, `inputs[${i}]`, names));
     return { rows, single, topK: params.data.top_k };
   },
 
@@ -70,7 +98,10 @@ export const tabularClassification: TaskModule<TabularInput, LabelScore[] | Labe
     const probs = asFloat32(outputs[name], name);
     const classes = probs.length / p.rows.length;
     const results = p.rows.map((_, r) => {
-      const all = Array.from({ length: classes }, (_, c) => ({ label: manifest.labels?.[c] ?? `LABEL_${c}`, score: probs[r * classes + c] ?? 0 }));
+      const all = Array.from({ length: classes }, (_, c) => ({
+        label: manifest.labels?.[c] ?? `LABEL_${c}`,
+        score: probs[r * classes + c] ?? 0,
+      }));
       all.sort((a, b) => b.score - a.score);
       return p.topK === undefined ? all : all.slice(0, p.topK);
     });

@@ -7,7 +7,13 @@ import { describeIssues } from '../lib/errors.js';
 import type { Manifest } from '../storage/manifest.js';
 import { InputError, type RequestBody, type RequestLimits, type TaskModule } from './task.js';
 import { asFloat32, float32, type Feeds, type ModelRunner, type Outputs } from './tensor.js';
-import { featurizeSparse, padSparse, tokenFeatures, TextFeatureConfigSchema, type TextFeatureConfig } from './text-features.js';
+import {
+  featurizeSparse,
+  padSparse,
+  tokenFeatures,
+  TextFeatureConfigSchema,
+  type TextFeatureConfig,
+} from './text-features.js';
 
 export interface LabelScore {
   label: string;
@@ -88,9 +94,15 @@ export const textClassification: TaskModule<TextClassificationInput, Classificat
   task: 'text-classification',
 
   parse(body: RequestBody, _manifest: Manifest, limits: RequestLimits): TextClassificationInput {
-    if (body.kind !== 'json') throw new InputError(415, 'unsupported_media_type', 'text-classification takes application/json with "inputs": string | string[].');
+    if (body.kind !== 'json')
+      throw new InputError(
+        415,
+        'unsupported_media_type',
+        'text-classification takes application/json with "inputs": string | string[].',
+      );
     const params = ParametersSchema.safeParse(body.parameters);
-    if (!params.success) throw new InputError(422, 'invalid_input', describeIssues(params.error.issues, ['parameters']));
+    if (!params.success)
+      throw new InputError(422, 'invalid_input', describeIssues(params.error.issues, ['parameters']));
     const inputs = body.inputs;
     if (Array.isArray(inputs)) {
       const bad = inputs.findIndex((t) => typeof t !== 'string');
@@ -102,12 +114,20 @@ export const textClassification: TaskModule<TextClassificationInput, Classificat
     const texts: string[] = typeof inputs === 'string' ? [inputs] : (inputs as string[]);
     if (texts.length === 0) throw new InputError(422, 'invalid_input', 'inputs: must hold at least one string.');
     if (texts.length > limits.maxBatch) {
-      throw new InputError(422, 'invalid_input', `inputs: at most ${limits.maxBatch} strings per request (got ${texts.length}).`);
+      throw new InputError(
+        422,
+        'invalid_input',
+        `inputs: at most ${limits.maxBatch} strings per request (got ${texts.length}).`,
+      );
     }
     texts.forEach((t, i) => {
       if (t.length > limits.maxTextChars) {
         const where = single ? 'inputs' : `inputs[${i}]`;
-        throw new InputError(422, 'invalid_input', `${where}: at most ${limits.maxTextChars} characters (got ${t.length}).`);
+        throw new InputError(
+          422,
+          'invalid_input',
+          `${where}: at most ${limits.maxTextChars} characters (got ${t.length}).`,
+        );
       }
     });
     return { texts, single, topK: params.data.top_k, explain: params.data.explain ?? false };
@@ -136,21 +156,33 @@ export const textClassification: TaskModule<TextClassificationInput, Classificat
   },
 };
 
-async function explainAll(p: TextClassificationInput, runner: ModelRunner, manifest: Manifest): Promise<ClassificationResult | ClassificationResult[]> {
-    const perText = rankAll(await runner.run(textClassification.preprocess(p, manifest)), p, manifest);
-    const explained: ClassificationResult[] = [];
-    for (let i = 0; i < p.texts.length; i++) {
-      const ranking = perText[i] ?? [];
-      explained.push({ labels: ranking, attributions: await occlusion(p.texts[i] ?? '', ranking[0]?.label, runner, manifest) });
-    }
-    return p.single ? (explained[0] ?? []) : explained;
+async function explainAll(
+  p: TextClassificationInput,
+  runner: ModelRunner,
+  manifest: Manifest,
+): Promise<ClassificationResult | ClassificationResult[]> {
+  const perText = rankAll(await runner.run(textClassification.preprocess(p, manifest)), p, manifest);
+  const explained: ClassificationResult[] = [];
+  for (let i = 0; i < p.texts.length; i++) {
+    const ranking = perText[i] ?? [];
+    explained.push({
+      labels: ranking,
+      attributions: await occlusion(p.texts[i] ?? '', ranking[0]?.label, runner, manifest),
+    });
+  }
+  return p.single ? (explained[0] ?? []) : explained;
 }
 
 /**
  * Occlusion attributions: a token's weight is how much the top label's probability drops when that token's
  * features (its unigram and the bigrams containing it) are zeroed. One batched run for all tokens.
  */
-async function occlusion(text: string, topLabel: string | undefined, runner: ModelRunner, manifest: Manifest): Promise<Attribution[]> {
+async function occlusion(
+  text: string,
+  topLabel: string | undefined,
+  runner: ModelRunner,
+  manifest: Manifest,
+): Promise<Attribution[]> {
   const config = features(manifest);
   const tokens = tokenFeatures(text, config).slice(0, MAX_EXPLAIN_TOKENS);
   if (tokens.length === 0) return [];

@@ -68,7 +68,19 @@ const COMBINING_MARKS = /\p{M}+/gu;
 const TOKEN = /[\p{L}\p{N}]+(?:'[\p{L}\p{N}]+)*|[!?]+/gu;
 // Clause punctuation ends a negation's scope; found on the normalised text between tokens.
 const CLAUSE_END = /[.,;:!?()]/;
-const NEGATORS = new Set(['not', 'no', 'never', 'nothing', 'nobody', 'none', 'nor', 'neither', 'nowhere', 'cannot', 'without']);
+const NEGATORS = new Set([
+  'not',
+  'no',
+  'never',
+  'nothing',
+  'nobody',
+  'none',
+  'nor',
+  'neither',
+  'nowhere',
+  'cannot',
+  'without',
+]);
 const isNegator = (t: string): boolean => NEGATORS.has(t) || t.endsWith("n't");
 
 /** Canonical form of the text: NFKC, lowercase, ASCII apostrophes, optional accent stripping, single spaces. */
@@ -141,13 +153,17 @@ function forEachFeature(
     for (let n = config.char_ngram_min; n <= config.char_ngram_max; n++) {
       // Grams that span the whole marked word duplicate the unigram: skip them.
       if (n >= chars.length) break;
-      for (let k = 0; k + n <= chars.length; k++) visit(fnv1a32(`\u00a7${chars.slice(k, k + n).join('')}`) & mask, i, 1);
+      for (let k = 0; k + n <= chars.length; k++)
+        visit(fnv1a32(`\u00a7${chars.slice(k, k + n).join('')}`) & mask, i, 1);
     }
   });
 }
 
 /** Sparse features of one text: bucket → value, after weighting and normalisation. Buckets ascending. */
-export function featurizeSparse(text: string, config: TextFeatureConfig): { indices: Uint32Array; values: Float32Array } {
+export function featurizeSparse(
+  text: string,
+  config: TextFeatureConfig,
+): { indices: Uint32Array; values: Float32Array } {
   const counts = new Map<number, number>();
   forEachFeature(configScan(text, config), config, (b) => counts.set(b, (counts.get(b) ?? 0) + 1));
   const indices = Uint32Array.from(counts.keys()).sort();

@@ -83,7 +83,8 @@ function parameters(raw: Record<string, unknown>, manifest: Manifest): VadParame
   const d = DefaultsSchema.parse(manifest.postprocess);
   const threshold = parsed.data.threshold ?? d.threshold;
   const neg = parsed.data.neg_threshold ?? Math.max(0.01, threshold - d.neg_threshold_offset);
-  if (neg > threshold) throw new InputError(422, 'invalid_input', `parameters.neg_threshold: must not exceed threshold (${threshold}).`);
+  if (neg > threshold)
+    throw new InputError(422, 'invalid_input', `parameters.neg_threshold: must not exceed threshold (${threshold}).`);
   return {
     threshold,
     neg_threshold: neg,
@@ -98,12 +99,18 @@ function audioBytes(body: RequestBody): Uint8Array {
     const known = WAV_MEDIA_TYPES.includes(body.contentType);
     // application/octet-stream is taken only when the bytes say WAV; any other audio/image type is refused up front.
     if (!known && !(body.contentType === 'application/octet-stream' && looksLikeWav(body.bytes))) {
-      throw new InputError(415, 'unsupported_media_type', `voice-activity-detection takes WAV audio (${WAV_MEDIA_TYPES.join(', ')}), not ${body.contentType}.`);
+      throw new InputError(
+        415,
+        'unsupported_media_type',
+        `voice-activity-detection takes WAV audio (${WAV_MEDIA_TYPES.join(', ')}), not ${body.contentType}.`,
+      );
     }
     return body.bytes;
   }
-  if (Array.isArray(body.inputs)) throw new InputError(422, 'invalid_input', 'inputs: one WAV clip per request (a base64 string).');
-  if (typeof body.inputs !== 'string') throw new InputError(422, 'invalid_input', 'inputs: must be a base64-encoded WAV file.');
+  if (Array.isArray(body.inputs))
+    throw new InputError(422, 'invalid_input', 'inputs: one WAV clip per request (a base64 string).');
+  if (typeof body.inputs !== 'string')
+    throw new InputError(422, 'invalid_input', 'inputs: must be a base64-encoded WAV file.');
   return base64ToBytes(body.inputs, 'inputs');
 }
 
@@ -121,7 +128,13 @@ const round3 = (v: number): number => Math.round(v * 1000) / 1000;
  * are dropped, and each is padded by `speech_pad_ms` (splitting gaps shorter than two pads in the middle).
  * Pure: probabilities in, sample offsets out.
  */
-export function speechSegments(probs: ArrayLike<number>, totalSamples: number, sampleRate: number, window: number, p: VadParameters): { start: number; end: number }[] {
+export function speechSegments(
+  probs: ArrayLike<number>,
+  totalSamples: number,
+  sampleRate: number,
+  window: number,
+  p: VadParameters,
+): { start: number; end: number }[] {
   const minSpeech = (sampleRate * p.min_speech_duration_ms) / 1000;
   const minSilence = (sampleRate * p.min_silence_duration_ms) / 1000;
   const pad = Math.round((sampleRate * p.speech_pad_ms) / 1000);
@@ -169,17 +182,33 @@ export function speechSegments(probs: ArrayLike<number>, totalSamples: number, s
 }
 
 /** Speech probability per window, one run per window, the recurrent state carried from each run to the next. */
-export async function speechProbabilities(samples: Float32Array, runner: ModelRunner, manifest: Manifest): Promise<Float32Array> {
+export async function speechProbabilities(
+  samples: Float32Array,
+  runner: ModelRunner,
+  manifest: Manifest,
+): Promise<Float32Array> {
   const cfg = preprocessConfig(manifest);
   const [inputName, stateName, rateName] = manifest.inputs.map((i) => i.name);
   const [probName, stateOutName] = manifest.outputs.map((o) => o.name);
-  if (inputName === undefined || stateName === undefined || rateName === undefined || probName === undefined || stateOutName === undefined) {
-    throw new Error(`manifest ${manifest.id}@${manifest.version} does not describe a Silero-style VAD (input, state, sr → output, stateN)`);
+  if (
+    inputName === undefined ||
+    stateName === undefined ||
+    rateName === undefined ||
+    probName === undefined ||
+    stateOutName === undefined
+  ) {
+    throw new Error(
+      `manifest ${manifest.id}@${manifest.version} does not describe a Silero-style VAD (input, state, sr → output, stateN)`,
+    );
   }
   const windows = Math.ceil(samples.length / cfg.window);
   const probs = new Float32Array(windows);
   const width = cfg.context + cfg.window;
-  let state: TensorData = { type: 'float32', dims: cfg.state_shape, data: new Float32Array(cfg.state_shape.reduce((a, b) => a * b, 1)) };
+  let state: TensorData = {
+    type: 'float32',
+    dims: cfg.state_shape,
+    data: new Float32Array(cfg.state_shape.reduce((a, b) => a * b, 1)),
+  };
   const rate: TensorData = { type: 'int64', dims: [], data: BigInt64Array.of(BigInt(cfg.sample_rate)) };
   for (let w = 0; w < windows; w++) {
     // [context from the previous window | this window], zero where the clip has not started or has ended.
@@ -188,7 +217,11 @@ export async function speechProbabilities(samples: Float32Array, runner: ModelRu
     const lo = Math.max(0, from);
     const hi = Math.min(samples.length, w * cfg.window + cfg.window);
     frame.set(samples.subarray(lo, hi), lo - from);
-    const feeds: Feeds = { [inputName]: { type: 'float32', dims: [1, width], data: frame }, [stateName]: state, [rateName]: rate };
+    const feeds: Feeds = {
+      [inputName]: { type: 'float32', dims: [1, width], data: frame },
+      [stateName]: state,
+      [rateName]: rate,
+    };
     const out: Outputs = await runner.run(feeds);
     probs[w] = asFloat32(out[probName], probName)[0] ?? 0;
     const next = out[stateOutName];
@@ -204,20 +237,34 @@ export const voiceActivityDetection: TaskModule<VadInput, VadOutput> = {
   async parse(body: RequestBody, manifest: Manifest): Promise<VadInput> {
     const params = parameters(body.parameters, manifest);
     const bytes = audioBytes(body);
-    if (!looksLikeWav(bytes)) throw new InputError(415, 'unsupported_media_type', 'voice-activity-detection takes WAV audio (RIFF/WAVE); the bytes sent are not a WAV file.');
+    if (!looksLikeWav(bytes))
+      throw new InputError(
+        415,
+        'unsupported_media_type',
+        'voice-activity-detection takes WAV audio (RIFF/WAVE); the bytes sent are not a WAV file.',
+      );
     try {
       const header = readWavHeader(bytes);
       const limit = maxSeconds(manifest);
       if (header.seconds > limit) {
-        throw new InputError(413, 'payload_too_large', `The clip lasts ${header.seconds.toFixed(2)} s, over the limit of ${limit} s for this model.`);
+        throw new InputError(
+          413,
+          'payload_too_large',
+          `The clip lasts ${header.seconds.toFixed(2)} s, over the limit of ${limit} s for this model.`,
+        );
       }
       if (header.frames === 0) throw new WavError('the clip has no samples.');
       const rate = preprocessConfig(manifest).sample_rate;
       const samples = resample(decodeMono(bytes, header), header.sampleRate, rate);
-      return { samples, duration: header.seconds, // A copy types as ArrayBuffer-backed under both the workerd and the Node typings (WebCrypto wants that).
-      digest: await sha256Hex(new Uint8Array(bytes)), params };
+      return {
+        samples,
+        duration: header.seconds, // A copy types as ArrayBuffer-backed under both the workerd and the Node typings (WebCrypto wants that).
+        digest: await sha256Hex(new Uint8Array(bytes)),
+        params,
+      };
     } catch (err) {
-      if (err instanceof WavError) throw new InputError(422, 'invalid_input', `inputs: corrupt or unsupported WAV file: ${err.message}`);
+      if (err instanceof WavError)
+        throw new InputError(422, 'invalid_input', `inputs: corrupt or unsupported WAV file: ${err.message}`);
       throw err;
     }
   },

@@ -41,7 +41,12 @@ const MIN_RATE = 1000;
 const MAX_RATE = 384_000;
 
 function fourcc(view: DataView, offset: number): string {
-  return String.fromCharCode(view.getUint8(offset), view.getUint8(offset + 1), view.getUint8(offset + 2), view.getUint8(offset + 3));
+  return String.fromCharCode(
+    view.getUint8(offset),
+    view.getUint8(offset + 1),
+    view.getUint8(offset + 2),
+    view.getUint8(offset + 3),
+  );
 }
 
 /** True when the bytes start like a RIFF/WAVE file (what decides 415 versus 422). */
@@ -74,21 +79,29 @@ export function readWavHeader(bytes: Uint8Array): WavHeader {
         tag = view.getUint16(body + 24, true);
       }
       if (tag !== WAVE_FORMAT_PCM && tag !== WAVE_FORMAT_IEEE_FLOAT) {
-        throw new WavError(`unsupported WAV encoding (format tag 0x${tag.toString(16)}); send PCM integer or IEEE float samples.`);
+        throw new WavError(
+          `unsupported WAV encoding (format tag 0x${tag.toString(16)}); send PCM integer or IEEE float samples.`,
+        );
       }
       const format: SampleFormat = tag === WAVE_FORMAT_PCM ? 'pcm' : 'float';
       const okBits = format === 'pcm' ? [8, 16, 24, 32].includes(bitsPerSample) : [32, 64].includes(bitsPerSample);
-      if (!okBits) throw new WavError(`unsupported ${bitsPerSample}-bit ${format === 'pcm' ? 'PCM' : 'float'} samples.`);
-      if (channels < 1 || channels > MAX_CHANNELS) throw new WavError(`unsupported channel count ${channels} (1–${MAX_CHANNELS}).`);
-      if (sampleRate < MIN_RATE || sampleRate > MAX_RATE) throw new WavError(`unsupported sample rate ${sampleRate} Hz (${MIN_RATE}–${MAX_RATE}).`);
-      if (blockAlign !== channels * (bitsPerSample / 8)) throw new WavError('the fmt chunk is inconsistent (block align does not match channels × bits).');
+      if (!okBits)
+        throw new WavError(`unsupported ${bitsPerSample}-bit ${format === 'pcm' ? 'PCM' : 'float'} samples.`);
+      if (channels < 1 || channels > MAX_CHANNELS)
+        throw new WavError(`unsupported channel count ${channels} (1–${MAX_CHANNELS}).`);
+      if (sampleRate < MIN_RATE || sampleRate > MAX_RATE)
+        throw new WavError(`unsupported sample rate ${sampleRate} Hz (${MIN_RATE}–${MAX_RATE}).`);
+      if (blockAlign !== channels * (bitsPerSample / 8))
+        throw new WavError('the fmt chunk is inconsistent (block align does not match channels × bits).');
       fmt = { format, channels, sampleRate, bitsPerSample, blockAlign };
     } else if (id === 'data') {
       if (fmt === undefined) throw new WavError('the data chunk comes before the fmt chunk.');
       // Streaming writers put 0 or 0xFFFFFFFF in the size when they cannot seek back; take what is there.
       const declared = size === 0 || size === 0xffffffff ? bytes.byteLength - body : size;
       if (body + declared > bytes.byteLength) {
-        throw new WavError(`the data chunk is truncated (${declared} bytes declared, ${bytes.byteLength - body} present).`);
+        throw new WavError(
+          `the data chunk is truncated (${declared} bytes declared, ${bytes.byteLength - body} present).`,
+        );
       }
       const frames = Math.floor(declared / fmt.blockAlign);
       return { ...fmt, dataOffset: body, dataBytes: frames * fmt.blockAlign, frames, seconds: frames / fmt.sampleRate };
@@ -114,7 +127,7 @@ export function decodeMono(bytes: Uint8Array, header: WavHeader): Float32Array {
         : bitsPerSample === 16
           ? (at) => view.getInt16(at, true) / 32768
           : bitsPerSample === 24
-            ? (at) => ((view.getUint8(at) | (view.getUint8(at + 1) << 8) | (view.getInt8(at + 2) << 16)) / 8388608)
+            ? (at) => (view.getUint8(at) | (view.getUint8(at + 1) << 8) | (view.getInt8(at + 2) << 16)) / 8388608
             : (at) => view.getInt32(at, true) / 2147483648;
   const out = new Float32Array(frames);
   let at = 0;

@@ -21,7 +21,12 @@ describe('WAV decoding', () => {
     for (const format of ['pcm16', 'float32'] as const) {
       const bytes = encodeWav(x, { sampleRate: 16_000, format });
       const h = readWavHeader(bytes);
-      expect(h).toMatchObject({ sampleRate: 16_000, channels: 1, frames: x.length, format: format === 'pcm16' ? 'pcm' : 'float' });
+      expect(h).toMatchObject({
+        sampleRate: 16_000,
+        channels: 1,
+        frames: x.length,
+        format: format === 'pcm16' ? 'pcm' : 'float',
+      });
       const y = decodeMono(bytes, h);
       for (let i = 0; i < x.length; i += 97) expect(y[i]).toBeCloseTo(x[i] ?? 0, format === 'pcm16' ? 3 : 6);
     }
@@ -60,27 +65,88 @@ describe('resampling', () => {
 });
 
 describe('speech segments (hysteresis, durations, padding)', () => {
-  const p: VadParameters = { threshold: 0.5, neg_threshold: 0.35, min_speech_duration_ms: 250, min_silence_duration_ms: 100, speech_pad_ms: 30 };
+  const p: VadParameters = {
+    threshold: 0.5,
+    neg_threshold: 0.35,
+    min_speech_duration_ms: 250,
+    min_silence_duration_ms: 100,
+    speech_pad_ms: 30,
+  };
   const W = 512;
   const R = 16_000;
   const probs = (pattern: [number, number][]): number[] => pattern.flatMap(([v, n]) => Array<number>(n).fill(v));
 
   it('opens at threshold, stays open above neg_threshold, closes after the minimum silence, pads', () => {
     // 10 windows silence, 20 speech, 5 at 0.4 (between thresholds: still speech), 10 speech, 20 silence.
-    const pr = probs([[0.1, 10], [0.9, 20], [0.4, 5], [0.9, 10], [0.1, 20]]);
+    const pr = probs([
+      [0.1, 10],
+      [0.9, 20],
+      [0.4, 5],
+      [0.9, 10],
+      [0.1, 20],
+    ]);
     const segs = speechSegments(pr, pr.length * W, R, W, p);
     expect(segs).toEqual([{ start: 10 * W - 480, end: 45 * W + 480 }]);
   });
 
   it('drops speech shorter than the minimum and bridges pauses shorter than the minimum silence', () => {
-    expect(speechSegments(probs([[0.1, 10], [0.9, 5], [0.1, 20]]), 35 * W, R, W, p)).toEqual([]);
+    expect(
+      speechSegments(
+        probs([
+          [0.1, 10],
+          [0.9, 5],
+          [0.1, 20],
+        ]),
+        35 * W,
+        R,
+        W,
+        p,
+      ),
+    ).toEqual([]);
     // A 2-window (64 ms) dip under neg_threshold is shorter than 100 ms: one segment.
-    expect(speechSegments(probs([[0.9, 20], [0.1, 2], [0.9, 20], [0.1, 20]]), 62 * W, R, W, p)).toHaveLength(1);
+    expect(
+      speechSegments(
+        probs([
+          [0.9, 20],
+          [0.1, 2],
+          [0.9, 20],
+          [0.1, 20],
+        ]),
+        62 * W,
+        R,
+        W,
+        p,
+      ),
+    ).toHaveLength(1);
     // A 10-window (320 ms) pause splits it.
-    expect(speechSegments(probs([[0.9, 20], [0.1, 10], [0.9, 20], [0.1, 20]]), 70 * W, R, W, p)).toHaveLength(2);
+    expect(
+      speechSegments(
+        probs([
+          [0.9, 20],
+          [0.1, 10],
+          [0.9, 20],
+          [0.1, 20],
+        ]),
+        70 * W,
+        R,
+        W,
+        p,
+      ),
+    ).toHaveLength(2);
   });
 
   it('closes a segment still open at the end of the clip', () => {
-    expect(speechSegments(probs([[0.1, 5], [0.9, 20]]), 25 * W, R, W, p)).toEqual([{ start: 5 * W - 480, end: 25 * W }]);
+    expect(
+      speechSegments(
+        probs([
+          [0.1, 5],
+          [0.9, 20],
+        ]),
+        25 * W,
+        R,
+        W,
+        p,
+      ),
+    ).toEqual([{ start: 5 * W - 480, end: 25 * W }]);
   });
 });

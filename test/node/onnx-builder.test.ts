@@ -56,8 +56,31 @@ describe('onnx-builder', () => {
   });
 
   it('stores every supported initializer type and reads it back', () => {
-    const cases = [new Float32Array([1.5, -2]), new Int8Array([-128, 127]), new Uint8Array([0, 255]), new Int32Array([-7, 7]), new BigInt64Array([-(2n ** 40n), 3n])];
-    for (const values of cases) expect(tensorValues(decode(encode(model({ graph: graph({ name: 'g', nodes: [], inputs: [], outputs: [], initializers: [tensor('t', values, [2])] }) }))).graph?.initializer?.[0] ?? {})).toEqual(values);
+    const cases = [
+      new Float32Array([1.5, -2]),
+      new Int8Array([-128, 127]),
+      new Uint8Array([0, 255]),
+      new Int32Array([-7, 7]),
+      new BigInt64Array([-(2n ** 40n), 3n]),
+    ];
+    for (const values of cases)
+      expect(
+        tensorValues(
+          decode(
+            encode(
+              model({
+                graph: graph({
+                  name: 'g',
+                  nodes: [],
+                  inputs: [],
+                  outputs: [],
+                  initializers: [tensor('t', values, [2])],
+                }),
+              }),
+            ),
+          ).graph?.initializer?.[0] ?? {},
+        ),
+      ).toEqual(values);
     expect(() => tensor('bad', new Float32Array(3), [2, 2])).toThrow(/3 values/);
   });
 
@@ -74,7 +97,10 @@ describe('onnx-builder', () => {
   it('imports ai.onnx.ml for ML operators', async () => {
     const bytes = encode(
       model({
-        opsets: [{ domain: '', version: 17 }, { domain: ML_DOMAIN, version: ML_OPSET }],
+        opsets: [
+          { domain: '', version: 17 },
+          { domain: ML_DOMAIN, version: ML_OPSET },
+        ],
         graph: graph({
           name: 'linear',
           nodes: [
@@ -82,7 +108,11 @@ describe('onnx-builder', () => {
               'LinearClassifier',
               ['x'],
               ['label', 'scores'],
-              { classlabels_ints: attr.ints([0, 1]), coefficients: attr.floats([1, 0, 0, 1]), intercepts: attr.floats([0, 0]) },
+              {
+                classlabels_ints: attr.ints([0, 1]),
+                coefficients: attr.floats([1, 0, 0, 1]),
+                intercepts: attr.floats([0, 0]),
+              },
               { domain: ML_DOMAIN },
             ),
           ],

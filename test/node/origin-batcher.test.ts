@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { DynamicBatcher, padColumns, QueueFullError, sliceRows, stackFeeds } from '../../origin/batcher.js';
 import type { Feeds, Outputs } from '../../src/tasks/tensor.js';
 
-const row = (v: number, rows = 1): Feeds => ({ x: { type: 'float32', dims: [rows, 2], data: Float32Array.from({ length: rows * 2 }, (_, i) => v + i) } });
+const row = (v: number, rows = 1): Feeds => ({
+  x: { type: 'float32', dims: [rows, 2], data: Float32Array.from({ length: rows * 2 }, (_, i) => v + i) },
+});
 
 /** A fake model: y = 10·x, recording the batch sizes it saw. */
 function fakeModel(fail?: (feeds: Feeds) => boolean): { runs: number[]; run: (feeds: Feeds) => Promise<Outputs> } {
@@ -24,20 +26,36 @@ function fakeModel(fail?: (feeds: Feeds) => boolean): { runs: number[]; run: (fe
 describe('dynamic batcher', () => {
   it('stacks concurrent requests into few runs and hands each its own rows, in order', async () => {
     const model = fakeModel();
-    const b = new DynamicBatcher({ maxBatchSize: 64, maxQueueDelayMs: 5, maxQueueSize: 100, stackable: true, run: model.run });
+    const b = new DynamicBatcher({
+      maxBatchSize: 64,
+      maxQueueDelayMs: 5,
+      maxQueueSize: 100,
+      stackable: true,
+      run: model.run,
+    });
     const outs = await Promise.all(Array.from({ length: 32 }, (_, i) => b.run(row(i * 100, 1 + (i % 3)))));
     expect(model.runs.length).toBeLessThan(32);
-    expect(model.runs.reduce((a, n) => a + n, 0)).toBe(Array.from({ length: 32 }, (_, i) => 1 + (i % 3)).reduce((a, n) => a + n, 0));
+    expect(model.runs.reduce((a, n) => a + n, 0)).toBe(
+      Array.from({ length: 32 }, (_, i) => 1 + (i % 3)).reduce((a, n) => a + n, 0),
+    );
     outs.forEach((o, i) => {
       const rows = 1 + (i % 3);
       expect(o['y']?.dims).toEqual([rows, 2]);
-      expect(Array.from(o['y']?.data as Float32Array)).toEqual(Array.from({ length: rows * 2 }, (_, k) => (i * 100 + k) * 10));
+      expect(Array.from(o['y']?.data as Float32Array)).toEqual(
+        Array.from({ length: rows * 2 }, (_, k) => (i * 100 + k) * 10),
+      );
     });
   });
 
   it('never exceeds max batch size rows, runs oversize requests alone, and keeps unlike shapes apart', async () => {
     const model = fakeModel();
-    const b = new DynamicBatcher({ maxBatchSize: 4, maxQueueDelayMs: 5, maxQueueSize: 100, stackable: true, run: model.run });
+    const b = new DynamicBatcher({
+      maxBatchSize: 4,
+      maxQueueDelayMs: 5,
+      maxQueueSize: 100,
+      stackable: true,
+      run: model.run,
+    });
     const odd: Feeds = { x: { type: 'float32', dims: [1, 3], data: new Float32Array(3) } };
     await Promise.all([...Array.from({ length: 10 }, (_, i) => b.run(row(i))), b.run(row(0, 9)), b.run(odd)]);
     expect(Math.max(...model.runs)).toBe(9);
@@ -46,7 +64,13 @@ describe('dynamic batcher', () => {
 
   it('waits at most max queue delay for company', async () => {
     const model = fakeModel();
-    const b = new DynamicBatcher({ maxBatchSize: 64, maxQueueDelayMs: 30, maxQueueSize: 100, stackable: true, run: model.run });
+    const b = new DynamicBatcher({
+      maxBatchSize: 64,
+      maxQueueDelayMs: 30,
+      maxQueueSize: 100,
+      stackable: true,
+      run: model.run,
+    });
     const t = performance.now();
     await b.run(row(1));
     const ms = performance.now() - t;
@@ -56,7 +80,13 @@ describe('dynamic batcher', () => {
 
   it('refuses beyond the queue size with QueueFullError', async () => {
     const model = fakeModel();
-    const b = new DynamicBatcher({ maxBatchSize: 64, maxQueueDelayMs: 50, maxQueueSize: 3, stackable: true, run: model.run });
+    const b = new DynamicBatcher({
+      maxBatchSize: 64,
+      maxQueueDelayMs: 50,
+      maxQueueSize: 3,
+      stackable: true,
+      run: model.run,
+    });
     const settled = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => b.run(row(i))));
     expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(3);
     const refused = settled.filter((s) => s.status === 'rejected');
@@ -66,7 +96,13 @@ describe('dynamic batcher', () => {
 
   it('a failing batch is re-run request by request: only the bad request fails', async () => {
     const model = fakeModel((feeds) => (feeds['x']?.data as Float32Array).includes(666));
-    const b = new DynamicBatcher({ maxBatchSize: 64, maxQueueDelayMs: 5, maxQueueSize: 100, stackable: true, run: model.run });
+    const b = new DynamicBatcher({
+      maxBatchSize: 64,
+      maxQueueDelayMs: 5,
+      maxQueueSize: 100,
+      stackable: true,
+      run: model.run,
+    });
     const settled = await Promise.allSettled([b.run(row(1)), b.run(row(666)), b.run(row(3))]);
     expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     const third = settled[2];
@@ -75,15 +111,27 @@ describe('dynamic batcher', () => {
 
   it('with batching off (max batch 1) every request is its own run', async () => {
     const model = fakeModel();
-    const b = new DynamicBatcher({ maxBatchSize: 1, maxQueueDelayMs: 0, maxQueueSize: 100, stackable: true, run: model.run });
+    const b = new DynamicBatcher({
+      maxBatchSize: 1,
+      maxQueueDelayMs: 0,
+      maxQueueSize: 100,
+      stackable: true,
+      run: model.run,
+    });
     await Promise.all(Array.from({ length: 8 }, (_, i) => b.run(row(i))));
     expect(model.runs).toEqual(Array.from({ length: 8 }, () => 1));
   });
 
   it('stacks and slices every element type along dim 0', () => {
     const stacked = stackFeeds([
-      { a: { type: 'int64', dims: [1, 2], data: BigInt64Array.from([1n, 2n]) }, s: { type: 'string', dims: [1], data: ['x'] } },
-      { a: { type: 'int64', dims: [2, 2], data: BigInt64Array.from([3n, 4n, 5n, 6n]) }, s: { type: 'string', dims: [2], data: ['y', 'z'] } },
+      {
+        a: { type: 'int64', dims: [1, 2], data: BigInt64Array.from([1n, 2n]) },
+        s: { type: 'string', dims: [1], data: ['x'] },
+      },
+      {
+        a: { type: 'int64', dims: [2, 2], data: BigInt64Array.from([3n, 4n, 5n, 6n]) },
+        s: { type: 'string', dims: [2], data: ['y', 'z'] },
+      },
     ]);
     expect(stacked['a']?.dims).toEqual([3, 2]);
     expect(Array.from(stacked['a']?.data as BigInt64Array)).toEqual([1n, 2n, 3n, 4n, 5n, 6n]);
@@ -107,13 +155,30 @@ describe('dynamic batcher', () => {
       const [rows = 0, w = 0] = v.dims;
       widths.push([rows, w]);
       const data = v.data as Float32Array;
-      return { y: { type: 'float32', dims: [rows, 1], data: Float32Array.from({ length: rows }, (_, r) => data.subarray(r * w, (r + 1) * w).reduce((a, x) => a + x, 0)) } };
+      return {
+        y: {
+          type: 'float32',
+          dims: [rows, 1],
+          data: Float32Array.from({ length: rows }, (_, r) =>
+            data.subarray(r * w, (r + 1) * w).reduce((a, x) => a + x, 0),
+          ),
+        },
+      };
     };
-    const b = new DynamicBatcher({ maxBatchSize: 8, maxQueueDelayMs: 5, maxQueueSize: 100, stackable: true, padInputs: ['indices', 'values'], run });
+    const b = new DynamicBatcher({
+      maxBatchSize: 8,
+      maxQueueDelayMs: 5,
+      maxQueueSize: 100,
+      stackable: true,
+      padInputs: ['indices', 'values'],
+      run,
+    });
     const inputs = [[1], [1, 2, 3], [4, 5], [0.5, 0.25, 0.125, 0.0625]];
     const outs = await Promise.all(inputs.map((v) => b.run(bag(v))));
     expect(widths).toEqual([[4, 4]]);
-    outs.forEach((o, i) => expect(Array.from(o['y']?.data as Float32Array)).toEqual([inputs[i]?.reduce((a, x) => a + x, 0)]));
+    outs.forEach((o, i) =>
+      expect(Array.from(o['y']?.data as Float32Array)).toEqual([inputs[i]?.reduce((a, x) => a + x, 0)]),
+    );
     const padded = padColumns({ type: 'int64', dims: [2, 1], data: BigInt64Array.from([7n, 9n]) }, 3);
     expect(padded.dims).toEqual([2, 3]);
     expect(Array.from(padded.data as BigInt64Array)).toEqual([7n, 0n, 0n, 9n, 0n, 0n]);

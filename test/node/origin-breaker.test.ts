@@ -14,7 +14,11 @@ afterAll(async () => {
 });
 
 const BODY = JSON.stringify({ inputs: 'I love it' });
-const why = (p: Promise<unknown>): Promise<string> => p.then(() => 'ok', (e: unknown) => (e instanceof OriginUnavailableError ? e.why : String(e)));
+const why = (p: Promise<unknown>): Promise<string> =>
+  p.then(
+    () => 'ok',
+    (e: unknown) => (e instanceof OriginUnavailableError ? e.why : String(e)),
+  );
 
 describe('circuit breaker against a real origin', () => {
   it('opens when the origin stops, fails fast, and recovers through a half-open probe when it is back', async () => {

@@ -31,7 +31,11 @@ function call(path: string, init: RequestInit = {}, secret: string | null = orig
 }
 
 function post(path: string, body: unknown, secret: string | null = origin.secret): Promise<Response> {
-  return call(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, secret);
+  return call(
+    path,
+    { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+    secret,
+  );
 }
 
 async function expectError(res: Response, status: number, code: string, message?: RegExp): Promise<void> {
@@ -52,7 +56,15 @@ function announceTooBig(path: string, bytes: number): Promise<{ status: number; 
   return new Promise((resolve, reject) => {
     const req = request(
       `${origin.url}${path}`,
-      { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': String(bytes), authorization: `Bearer ${origin.secret}` } },
+      {
+        method: 'POST',
+        agent: false,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': String(bytes),
+          authorization: `Bearer ${origin.secret}`,
+        },
+      },
       (res) => {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));
@@ -83,7 +95,10 @@ async function runsSoFar(): Promise<number> {
 }
 
 beforeAll(async () => {
-  [origin, refs] = await Promise.all([spawnOrigin({ env: { MAX_BODY_BYTES: String(MAX_BODY) } }), computeReferences().then((r) => r.sentiment)]);
+  [origin, refs] = await Promise.all([
+    spawnOrigin({ env: { MAX_BODY_BYTES: String(MAX_BODY) } }),
+    computeReferences().then((r) => r.sentiment),
+  ]);
   await waitReady(origin);
 });
 afterAll(async () => {
@@ -92,7 +107,11 @@ afterAll(async () => {
 
 describe('KServe v2 endpoints', () => {
   it('server metadata names the execution provider (CPU here), liveness is open, readiness needs the secret', async () => {
-    const meta = (await (await call('/v2')).json()) as { name: string; execution_provider: string; runtime: { engine: string; available_providers: string[]; intra_op_num_threads: number } };
+    const meta = (await (await call('/v2')).json()) as {
+      name: string;
+      execution_provider: string;
+      runtime: { engine: string; available_providers: string[]; intra_op_num_threads: number };
+    };
     expect(meta.name).toBe('edge-inference-origin');
     expect(meta.execution_provider).toBe('cpu');
     expect(meta.runtime.engine).toBe('onnxruntime-node');
@@ -104,7 +123,12 @@ describe('KServe v2 endpoints', () => {
   });
 
   it('model metadata and readiness, by default version and by explicit version', async () => {
-    const meta = (await (await call('/v2/models/sentiment-en')).json()) as { name: string; versions: string[]; platform: string; inputs: { name: string; datatype: string; shape: number[] }[] };
+    const meta = (await (await call('/v2/models/sentiment-en')).json()) as {
+      name: string;
+      versions: string[];
+      platform: string;
+      inputs: { name: string; datatype: string; shape: number[] }[];
+    };
     expect(meta).toMatchObject({ name: 'sentiment-en', platform: 'onnxruntime_onnx' });
     expect(meta.inputs).toEqual([
       { name: 'indices', datatype: 'INT64', shape: [-1, -1] },
@@ -112,7 +136,12 @@ describe('KServe v2 endpoints', () => {
     ]);
     const version = meta.versions[0] ?? '';
     expect((await (await call(`/v2/models/sentiment-en/versions/${version}`)).json()) as object).toEqual(meta);
-    expect(await (await call(`/v2/models/sentiment-en/versions/${version}/ready`)).json()).toMatchObject({ name: 'sentiment-en', version, ready: true, execution_provider: 'cpu' });
+    expect(await (await call(`/v2/models/sentiment-en/versions/${version}/ready`)).json()).toMatchObject({
+      name: 'sentiment-en',
+      version,
+      ready: true,
+      execution_provider: 'cpu',
+    });
     expect(await (await call('/v2/models/sentiment-en/ready')).json()).toMatchObject({ ready: true });
     await expectError(await call('/v2/models/nope'), 404, 'model_not_found');
     await expectError(await call('/v2/models/sentiment-en/versions/9.9.9'), 404, 'model_not_found');
@@ -133,19 +162,43 @@ describe('KServe v2 endpoints', () => {
   });
 
   it.each([
-    ['unknown input', () => ({ inputs: [{ name: 'nope', shape: [1, 1], datatype: 'FP32', data: [1] }] }), /no input 'nope'/],
+    [
+      'unknown input',
+      () => ({ inputs: [{ name: 'nope', shape: [1, 1], datatype: 'FP32', data: [1] }] }),
+      /no input 'nope'/,
+    ],
     ['wrong shape', () => ({ inputs: withInput(1, { shape: [1, 2, 3], data: [1, 2, 3, 4, 5, 6] }) }), /does not fit/],
     ['wrong datatype', () => ({ inputs: withInput(0, { datatype: 'FP32' }) }), /takes INT64/],
     ['too few values', () => ({ inputs: withInput(1, { data: [1, 2] }) }), /needs \d+ values, got 2/],
     ['unknown output', () => ({ inputs: refs.inputs, outputs: [{ name: 'x' }] }), /no output 'x'/],
-    ['indices past the table', () => ({ inputs: withInput(0, { data: refs.inputs[0]?.data.map(() => 1 << 30) }) }), /the model refused these tensors/],
+    [
+      'indices past the table',
+      () => ({ inputs: withInput(0, { data: refs.inputs[0]?.data.map(() => 1 << 30) }) }),
+      /the model refused these tensors/,
+    ],
   ])('infer refuses %s with 422 invalid_input', async (_what, body, message) => {
     await expectError(await post('/v2/models/sentiment-en/infer', body()), 422, 'invalid_input', message);
   });
 
   it('answers malformed JSON 400, other media types 415, bodies over the limit 413, all in the error shape', async () => {
-    await expectError(await call('/v2/models/sentiment-en/infer', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"inputs": [' }), 400, 'invalid_json');
-    await expectError(await call('/v2/models/sentiment-en/infer', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' }), 415, 'unsupported_media_type');
+    await expectError(
+      await call('/v2/models/sentiment-en/infer', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"inputs": [',
+      }),
+      400,
+      'invalid_json',
+    );
+    await expectError(
+      await call('/v2/models/sentiment-en/infer', {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain' },
+        body: 'hi',
+      }),
+      415,
+      'unsupported_media_type',
+    );
     const tooBig = await announceTooBig('/v2/models/sentiment-en/infer', MAX_BODY + 1);
     expect(tooBig.status).toBe(413);
     expect((JSON.parse(tooBig.body) as ErrorJson).error.code).toBe('payload_too_large');
@@ -157,7 +210,8 @@ describe('auth', () => {
     ['no header', null],
     ['a wrong secret', 'not-the-secret'],
   ])('refuses %s with 401 unauthorized on every protected route', async (_what, secret) => {
-    for (const path of ['/v2', '/v2/health/ready', '/v2/models/sentiment-en', '/metrics']) await expectError(await call(path, {}, secret), 401, 'unauthorized');
+    for (const path of ['/v2', '/v2/health/ready', '/v2/models/sentiment-en', '/metrics'])
+      await expectError(await call(path, {}, secret), 401, 'unauthorized');
     await expectError(await post('/v2/models/sentiment-en/infer', { inputs: [] }, secret), 401, 'unauthorized');
     await expectError(await post('/v1/models/sentiment-en/predict', { inputs: 'x' }, secret), 401, 'unauthorized');
   });
@@ -165,21 +219,37 @@ describe('auth', () => {
 
 describe('predict (the edge task code on the origin)', () => {
   it('answers text-classification like the edge: labels sorted by score, list in → list out, id@version', async () => {
-    const one = (await (await post('/v1/models/sentiment-en/predict', { inputs: 'I love this phone, it is wonderful.' })).json()) as LabelScore[];
+    const one = (await (
+      await post('/v1/models/sentiment-en/predict', { inputs: 'I love this phone, it is wonderful.' })
+    ).json()) as LabelScore[];
     expect(one[0]?.label).toBe('positive');
     expect(one.reduce((n, o) => n + o.score, 0)).toBeCloseTo(1, 5);
     const meta = (await (await call('/v2/models/sentiment-en')).json()) as { versions: string[] };
-    const many = (await (await post(`/v1/models/sentiment-en@${meta.versions[0] ?? ''}/predict`, { inputs: ['Awful, it broke.', 'Great!'], parameters: { top_k: 1 } })).json()) as LabelScore[][];
+    const many = (await (
+      await post(`/v1/models/sentiment-en@${meta.versions[0] ?? ''}/predict`, {
+        inputs: ['Awful, it broke.', 'Great!'],
+        parameters: { top_k: 1 },
+      })
+    ).json()) as LabelScore[][];
     expect(many.map((m) => m[0]?.label)).toEqual(['negative', 'positive']);
-    const explained = (await (await post('/v1/models/sentiment-en/predict', { inputs: 'The food was awful.', parameters: { explain: true } })).json()) as { attributions: { token: string }[] };
+    const explained = (await (
+      await post('/v1/models/sentiment-en/predict', { inputs: 'The food was awful.', parameters: { explain: true } })
+    ).json()) as { attributions: { token: string }[] };
     expect(explained.attributions.map((a) => a.token)).toContain('awful');
     await expectError(await post('/v1/models/sentiment-en/predict', { inputs: 42 }), 422, 'invalid_input', /^inputs/);
-    await expectError(await post('/v1/models/sentiment-en/predict', { inputs: 'x', parameters: { nope: 1 } }), 422, 'invalid_input', /parameters/);
+    await expectError(
+      await post('/v1/models/sentiment-en/predict', { inputs: 'x', parameters: { nope: 1 } }),
+      422,
+      'invalid_input',
+      /parameters/,
+    );
     await expectError(await post('/v1/models/missing/predict', { inputs: 'x' }), 404, 'model_not_found');
   });
 
   it('takes batches far over the edge limit (the reason it exists)', async () => {
-    const texts = Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? `great product number ${i}` : `terrible product number ${i}`));
+    const texts = Array.from({ length: 200 }, (_, i) =>
+      i % 2 === 0 ? `great product number ${i}` : `terrible product number ${i}`,
+    );
     const res = await post('/v1/models/sentiment-en/predict', { inputs: texts, parameters: { top_k: 1 } });
     expect(res.status).toBe(200);
     expect(((await res.json()) as LabelScore[][]).length).toBe(200);
@@ -191,9 +261,11 @@ describe('dynamic batching', () => {
     const before = await runsSoFar();
     const singles = await Promise.all(
       Array.from({ length: 32 }, (_, i) =>
-        post('/v2/models/sentiment-en/infer', { id: `c-${i}`, inputs: rowOf(i % 4), outputs: [{ name: 'probabilities' }] }).then(
-          (r) => r.json() as Promise<InferJson>,
-        ),
+        post('/v2/models/sentiment-en/infer', {
+          id: `c-${i}`,
+          inputs: rowOf(i % 4),
+          outputs: [{ name: 'probabilities' }],
+        }).then((r) => r.json() as Promise<InferJson>),
       ),
     );
     const runs = (await runsSoFar()) - before;
@@ -213,10 +285,23 @@ describe('dynamic batching', () => {
   });
 
   it('32 concurrent predict requests share runs too, each answer in its own order', async () => {
-    const texts = Array.from({ length: 32 }, (_, i) => (i % 2 === 0 ? `I really love it ${i}` : `I really hate it ${i}`));
-    const alone = await Promise.all(texts.slice(0, 2).map(async (t) => (await (await post('/v1/models/sentiment-en/predict', { inputs: t })).json()) as LabelScore[]));
+    const texts = Array.from({ length: 32 }, (_, i) =>
+      i % 2 === 0 ? `I really love it ${i}` : `I really hate it ${i}`,
+    );
+    const alone = await Promise.all(
+      texts
+        .slice(0, 2)
+        .map(
+          async (t) => (await (await post('/v1/models/sentiment-en/predict', { inputs: t })).json()) as LabelScore[],
+        ),
+    );
     const before = await runsSoFar();
-    const answers = await Promise.all(texts.map(async (t) => (await (await post('/v1/models/sentiment-en/predict', { inputs: [t, t] })).json()) as LabelScore[][]));
+    const answers = await Promise.all(
+      texts.map(
+        async (t) =>
+          (await (await post('/v1/models/sentiment-en/predict', { inputs: [t, t] })).json()) as LabelScore[][],
+      ),
+    );
     expect((await runsSoFar()) - before).toBeLessThan(32);
     answers.forEach((a, i) => {
       expect(a).toHaveLength(2);
@@ -229,10 +314,20 @@ describe('dynamic batching', () => {
     const res = await call('/metrics');
     expect(res.headers.get('content-type')).toMatch(/text\/plain/);
     const text = await res.text();
-    for (const name of ['origin_http_requests_total', 'origin_http_request_duration_seconds_bucket', 'origin_batch_rows_bucket', 'origin_batch_requests_bucket', 'origin_queue_depth', 'origin_model_runs_total', 'origin_model_run_duration_seconds_bucket']) {
+    for (const name of [
+      'origin_http_requests_total',
+      'origin_http_request_duration_seconds_bucket',
+      'origin_batch_rows_bucket',
+      'origin_batch_requests_bucket',
+      'origin_queue_depth',
+      'origin_model_runs_total',
+      'origin_model_run_duration_seconds_bucket',
+    ]) {
       expect(text).toContain(name);
     }
-    expect(text).toMatch(/origin_http_requests_total\{method="POST",route="\/v2\/models\/:id\/infer",status="200"\} \d+/);
+    expect(text).toMatch(
+      /origin_http_requests_total\{method="POST",route="\/v2\/models\/:id\/infer",status="200"\} \d+/,
+    );
     // Batches of more than one request were seen.
     expect(text).toMatch(/origin_batch_requests_bucket\{le="1",model="sentiment-en@[^"]+"\} (\d+)/);
     const count = /origin_batch_requests_count\{model="sentiment-en@[^"]+"\} (\d+)/.exec(text)?.[1];
@@ -249,7 +344,11 @@ describe('a full queue', () => {
       const body = JSON.stringify({ inputs: rowOf(0) });
       const results = await Promise.all(
         Array.from({ length: 8 }, () =>
-          fetch(`${small.url}/v2/models/sentiment-en/infer`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${small.secret}` }, body }),
+          fetch(`${small.url}/v2/models/sentiment-en/infer`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${small.secret}` },
+            body,
+          }),
         ),
       );
       const statuses = results.map((r) => r.status).sort();

@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../origin/config.js';
 import { freePort } from '../../origin/spawn.js';
 
-
 async function waitLive(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -62,18 +61,28 @@ afterAll(async () => {
 });
 
 const predict = (inputs: string[]): Promise<Response> =>
-  fetch(`${edge}/v1/models/sentiment-en/predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: JSON.stringify({ inputs }) });
+  fetch(`${edge}/v1/models/sentiment-en/predict`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    body: JSON.stringify({ inputs }),
+  });
 
 describe('npm start: edge on wrangler dev + origin', () => {
   it('serves a small batch on the edge and a batch over the edge max_batch on the origin', async () => {
     const small = await predict(['I love it', 'I hate it']);
     expect(small.status).toBe(200);
     expect(small.headers.get('X-Placement')).toBe('edge');
-    const big = await predict(Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? `wonderful, I love it ${i}` : `awful, I hate it ${i}`)));
+    const big = await predict(
+      Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? `wonderful, I love it ${i}` : `awful, I hate it ${i}`)),
+    );
     expect(big.status).toBe(200);
-    expect(`${big.headers.get('X-Placement') ?? ''}: ${big.headers.get('X-Placement-Reason') ?? ''}`).toBe('origin: over the edge limits (batch 24 > max_batch 16)');
+    expect(`${big.headers.get('X-Placement') ?? ''}: ${big.headers.get('X-Placement-Reason') ?? ''}`).toBe(
+      'origin: over the edge limits (batch 24 > max_batch 16)',
+    );
     const out = (await big.json()) as { label: string }[][];
-    expect(out.map((o) => o[0]?.label)).toEqual(Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? 'positive' : 'negative')));
+    expect(out.map((o) => o[0]?.label)).toEqual(
+      Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? 'positive' : 'negative')),
+    );
   });
 
   it('keeps the origin closed to callers without the secret', async () => {

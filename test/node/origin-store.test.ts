@@ -60,23 +60,34 @@ function stubS3(store: Map<string, Buffer>, seen: Seen[]): Promise<{ server: Ser
     if (key === '' && url.searchParams.get('list-type') === '2') {
       // Two pages, one prefix each, to exercise the continuation token.
       const prefix = url.searchParams.get('prefix') ?? '';
-      const ids = [...new Set([...store.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length).split('/')[0] ?? ''))].sort();
+      const ids = [
+        ...new Set(
+          [...store.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length).split('/')[0] ?? ''),
+        ),
+      ].sort();
       const start = Number(url.searchParams.get('continuation-token') ?? 0);
       const page = ids.slice(start, start + 1);
       const more = start + 1 < ids.length;
       const xml = `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>${BUCKET}</Name>${page
         .map((id) => `<CommonPrefixes><Prefix>${prefix}${id}/</Prefix></CommonPrefixes>`)
-        .join('')}<IsTruncated>${more}</IsTruncated>${more ? `<NextContinuationToken>${start + 1}</NextContinuationToken>` : ''}</ListBucketResult>`;
+        .join(
+          '',
+        )}<IsTruncated>${more}</IsTruncated>${more ? `<NextContinuationToken>${start + 1}</NextContinuationToken>` : ''}</ListBucketResult>`;
       return void res.writeHead(200, { 'content-type': 'application/xml' }).end(xml);
     }
     const body = store.get(key);
-    if (body === undefined) return void res.writeHead(404, { 'content-type': 'application/xml' }).end('<Error><Code>NoSuchKey</Code></Error>');
+    if (body === undefined)
+      return void res
+        .writeHead(404, { 'content-type': 'application/xml' })
+        .end('<Error><Code>NoSuchKey</Code></Error>');
     res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(body);
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    const addr = server.address();
-    resolve({ server, endpoint: `http://127.0.0.1:${typeof addr === 'object' && addr !== null ? addr.port : 0}` });
-  }));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const addr = server.address();
+      resolve({ server, endpoint: `http://127.0.0.1:${typeof addr === 'object' && addr !== null ? addr.port : 0}` });
+    }),
+  );
 }
 
 describe('models from R2 through its S3 API', () => {
@@ -84,28 +95,49 @@ describe('models from R2 through its S3 API', () => {
   let good: { server: Server; endpoint: string };
   let bad: { server: Server; endpoint: string };
   beforeAll(async () => {
-    good = await stubS3(objects((_k, b) => b), seen);
+    good = await stubS3(
+      objects((_k, b) => b),
+      seen,
+    );
     // The same store with one byte of the served sentiment file flipped.
-    bad = await stubS3(objects((k, b) => (k.includes('sentiment-en') && k.endsWith('.onnx') ? Buffer.concat([b.subarray(0, -1), Buffer.from([(b.at(-1) ?? 0) ^ 0xff])]) : b)), []);
+    bad = await stubS3(
+      objects((k, b) =>
+        k.includes('sentiment-en') && k.endsWith('.onnx')
+          ? Buffer.concat([b.subarray(0, -1), Buffer.from([(b.at(-1) ?? 0) ^ 0xff])])
+          : b,
+      ),
+      [],
+    );
   });
   afterAll(() => {
     good.server.close();
     bad.server.close();
   });
 
-  const bucket = (endpoint: string): S3ModelBucket => new S3ModelBucket({ endpoint, bucket: BUCKET, accessKeyId: AKID, secretAccessKey: 'test-secret' });
+  const bucket = (endpoint: string): S3ModelBucket =>
+    new S3ModelBucket({ endpoint, bucket: BUCKET, accessKeyId: AKID, secretAccessKey: 'test-secret' });
 
   it('lists every model across pages, resolves manifests and loads sha256-checked bytes, every call SigV4-signed', async () => {
     const registry = new ModelRegistry(bucket(good.endpoint), 0);
     const ids = (await registry.list()).map((m) => m.id);
-    expect(ids).toEqual(readBuiltModels().map((m) => m.id).sort());
+    expect(ids).toEqual(
+      readBuiltModels()
+        .map((m) => m.id)
+        .sort(),
+    );
     const manifest = await registry.resolve({ id: 'sentiment-en' });
     const bytes = await registry.loadModelBytes(manifest);
-    expect(createHash('sha256').update(bytes).digest('hex')).toBe(manifest.files.find((f) => f.name === manifest.model_file)?.sha256);
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(
+      manifest.files.find((f) => f.name === manifest.model_file)?.sha256,
+    );
     expect(seen.some((s) => s.url.includes('continuation-token=1'))).toBe(true);
     for (const s of seen) {
       expect(s.method).toBe('GET');
-      expect(s.authorization).toMatch(new RegExp(`^AWS4-HMAC-SHA256 Credential=${AKID}/\\d{8}/auto/s3/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$`));
+      expect(s.authorization).toMatch(
+        new RegExp(
+          `^AWS4-HMAC-SHA256 Credential=${AKID}/\\d{8}/auto/s3/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$`,
+        ),
+      );
       expect(s.amzDate).toMatch(/^\d{8}T\d{6}Z$/);
       expect(s.contentSha).toMatch(/^([0-9a-f]{64}|UNSIGNED-PAYLOAD)$/);
     }
@@ -115,7 +147,10 @@ describe('models from R2 through its S3 API', () => {
     const registry = new ModelRegistry(bucket(bad.endpoint), 0);
     const manifest = await registry.resolve({ id: 'sentiment-en' });
     await expect(registry.loadModelBytes(manifest)).rejects.toMatchObject({ status: 503, code: 'model_unavailable' });
-    await expect(registry.resolve({ id: 'no-such-model' })).rejects.toMatchObject({ status: 404, code: 'model_not_found' });
+    await expect(registry.resolve({ id: 'no-such-model' })).rejects.toMatchObject({
+      status: 404,
+      code: 'model_not_found',
+    });
   });
 });
 
@@ -139,8 +174,18 @@ describe('the edge reaching the origin through a Service Binding', () => {
         return fetch(new Request(`${origin.url}${url.pathname}${url.search}`, req));
       },
     };
-    const client = new OriginClient({ baseUrl: 'http://origin.internal', secret: origin.secret, timeoutMs: 5000, breaker: new CircuitBreaker({ failureThreshold: 3, cooldownMs: 1000 }), binding });
-    const answer = await client.post('/v1/models/sentiment-en/predict', JSON.stringify({ inputs: 'I love this, it is wonderful' }), 'application/json');
+    const client = new OriginClient({
+      baseUrl: 'http://origin.internal',
+      secret: origin.secret,
+      timeoutMs: 5000,
+      breaker: new CircuitBreaker({ failureThreshold: 3, cooldownMs: 1000 }),
+      binding,
+    });
+    const answer = await client.post(
+      '/v1/models/sentiment-en/predict',
+      JSON.stringify({ inputs: 'I love this, it is wonderful' }),
+      'application/json',
+    );
     expect(hosts).toEqual(['origin.internal']);
     const labels = answer.body as { label: string; score: number }[];
     expect(labels[0]?.label).toBe('positive');

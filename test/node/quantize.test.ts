@@ -1,9 +1,26 @@
 /** @module Tests of the int8 quantizer on the real sentiment model and on a synthetic MatMul/Gemm/Conv graph, run in onnxruntime-node. */
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { attr, decode, encode, graph, model, node, tensor, valueInfo, type IValueInfoProto } from '../../models/lib/onnx-builder.js';
+import {
+  attr,
+  decode,
+  encode,
+  graph,
+  model,
+  node,
+  tensor,
+  valueInfo,
+  type IValueInfoProto,
+} from '../../models/lib/onnx-builder.js';
 import { runFeeds } from '../../models/lib/ort-eval.js';
-import { dequantizePerChannel, QUANT_METHODS, quantizeModel, quantizeModelWithReport, quantizePerChannel, type QuantMethod } from '../../models/lib/quantize.js';
+import {
+  dequantizePerChannel,
+  QUANT_METHODS,
+  quantizeModel,
+  quantizeModelWithReport,
+  quantizePerChannel,
+  type QuantMethod,
+} from '../../models/lib/quantize.js';
 import { sparseFeeds } from '../../models/sentiment-en/recipe.js';
 import type { Feeds } from '../../src/tasks/tensor.js';
 import { sentimentBuild, type SentimentBuild } from './build-fixture.js';
@@ -13,7 +30,12 @@ const PROB_TOLERANCE = 0.03;
 
 function ioSignature(bytes: Uint8Array): unknown {
   const g = decode(bytes).graph;
-  const sig = (vs: IValueInfoProto[] | null | undefined): unknown[] => (vs ?? []).map((v) => ({ name: v.name, elem: v.type?.tensorType?.elemType, dims: v.type?.tensorType?.shape?.dim?.map((d) => d.dimParam || Number(d.dimValue ?? 0)) }));
+  const sig = (vs: IValueInfoProto[] | null | undefined): unknown[] =>
+    (vs ?? []).map((v) => ({
+      name: v.name,
+      elem: v.type?.tensorType?.elemType,
+      dims: v.type?.tensorType?.shape?.dim?.map((d) => d.dimParam || Number(d.dimValue ?? 0)),
+    }));
   return { inputs: sig(g?.input), outputs: sig(g?.output) };
 }
 
@@ -140,7 +162,8 @@ describe('BatchNormalization folding', () => {
     seed = (seed * 16807) % 2147483647;
     return seed / 2147483647;
   };
-  const f = (n: number, lo = -0.5, hi = 0.5): Float32Array => Float32Array.from({ length: n }, () => lo + (hi - lo) * rand());
+  const f = (n: number, lo = -0.5, hi = 0.5): Float32Array =>
+    Float32Array.from({ length: n }, () => lo + (hi - lo) * rand());
   const C = 16;
   const fp32 = encode(
     model({

@@ -7,7 +7,10 @@ import { OriginClient, OriginUnavailableError, readOriginConfig } from '../../sr
 import { decidePlacement, type PlacementInput } from '../../src/routing/placement.js';
 
 const files = [{ name: 'm.onnx', bytes: 1000, sha256: '0'.repeat(64) }];
-const manifest = (placement: 'edge' | 'origin' | 'auto', edge_limits: PlacementInput['manifest']['edge_limits'] = { max_batch: 16 }): PlacementInput['manifest'] => ({
+const manifest = (
+  placement: 'edge' | 'origin' | 'auto',
+  edge_limits: PlacementInput['manifest']['edge_limits'] = { max_batch: 16 },
+): PlacementInput['manifest'] => ({
   placement,
   edge_limits,
   files,
@@ -25,8 +28,19 @@ describe('placement policy', () => {
   });
 
   it('checks every limit; model bytes, pixels and seconds are hard (no edge fallback)', () => {
-    const m = manifest('auto', { max_batch: 8, max_pixels: 100, max_input_bytes: 10, max_tokens: 5, max_seconds: 2, max_model_bytes: 999 });
-    const d = decidePlacement({ manifest: m, size: { batch: 9, pixels: 101, inputBytes: 11, tokens: 6, seconds: 3 }, originConfigured: true });
+    const m = manifest('auto', {
+      max_batch: 8,
+      max_pixels: 100,
+      max_input_bytes: 10,
+      max_tokens: 5,
+      max_seconds: 2,
+      max_model_bytes: 999,
+    });
+    const d = decidePlacement({
+      manifest: m,
+      size: { batch: 9, pixels: 101, inputBytes: 11, tokens: 6, seconds: 3 },
+      originConfigured: true,
+    });
     expect(d.exceeded).toEqual([
       'batch 9 > max_batch 8',
       'pixels 101 > max_pixels 100',
@@ -38,30 +52,88 @@ describe('placement policy', () => {
     expect(d.edgeFallback).toBe(false);
     const soft = decidePlacement({ manifest: m, size: { batch: 9, tokens: 6, pixels: 1 }, originConfigured: true });
     expect(soft.edgeFallback).toBe(false); // the model itself is over max_model_bytes
-    const softOnly = decidePlacement({ manifest: manifest('auto', { max_batch: 8, max_tokens: 5 }), size: { batch: 9, tokens: 6 }, originConfigured: true });
+    const softOnly = decidePlacement({
+      manifest: manifest('auto', { max_batch: 8, max_tokens: 5 }),
+      size: { batch: 9, tokens: 6 },
+      originConfigured: true,
+    });
     expect(softOnly).toMatchObject({ target: 'origin', edgeFallback: true });
   });
 
   it('honours an allowed X-Placement hint and refuses others with a reason', () => {
-    const toOrigin = decidePlacement({ manifest: manifest('auto'), size: { batch: 1 }, hint: 'Origin', originConfigured: true });
-    expect(toOrigin).toMatchObject({ target: 'origin', reason: 'hint honoured', hint: { requested: 'origin', honoured: true } });
-    const toEdgeOk = decidePlacement({ manifest: manifest('auto'), size: { batch: 1 }, hint: 'edge', originConfigured: true });
-    expect(toEdgeOk).toMatchObject({ target: 'edge', reason: 'hint honoured', hint: { requested: 'edge', honoured: true } });
-    const toEdgeTooBig = decidePlacement({ manifest: manifest('auto'), size: { batch: 40 }, hint: 'edge', originConfigured: true });
+    const toOrigin = decidePlacement({
+      manifest: manifest('auto'),
+      size: { batch: 1 },
+      hint: 'Origin',
+      originConfigured: true,
+    });
+    expect(toOrigin).toMatchObject({
+      target: 'origin',
+      reason: 'hint honoured',
+      hint: { requested: 'origin', honoured: true },
+    });
+    const toEdgeOk = decidePlacement({
+      manifest: manifest('auto'),
+      size: { batch: 1 },
+      hint: 'edge',
+      originConfigured: true,
+    });
+    expect(toEdgeOk).toMatchObject({
+      target: 'edge',
+      reason: 'hint honoured',
+      hint: { requested: 'edge', honoured: true },
+    });
+    const toEdgeTooBig = decidePlacement({
+      manifest: manifest('auto'),
+      size: { batch: 40 },
+      hint: 'edge',
+      originConfigured: true,
+    });
     expect(toEdgeTooBig).toMatchObject({ target: 'origin', hint: { requested: 'edge', honoured: false } });
     expect(toEdgeTooBig.reason).toMatch(/^hint refused: over the edge limits \(batch 40 > max_batch 16\)$/);
-    const pinned = decidePlacement({ manifest: manifest('edge'), size: { batch: 1 }, hint: 'origin', originConfigured: true });
-    expect(pinned).toMatchObject({ target: 'edge', reason: 'hint refused: the model is pinned to the edge', hint: { honoured: false } });
-    const originOnly = decidePlacement({ manifest: manifest('origin'), size: { batch: 1 }, hint: 'edge', originConfigured: true });
-    expect(originOnly).toMatchObject({ target: 'origin', edgeFallback: false, reason: 'hint refused: the model is served by the origin only' });
-    const noOrigin = decidePlacement({ manifest: manifest('auto'), size: { batch: 1 }, hint: 'origin', originConfigured: false });
+    const pinned = decidePlacement({
+      manifest: manifest('edge'),
+      size: { batch: 1 },
+      hint: 'origin',
+      originConfigured: true,
+    });
+    expect(pinned).toMatchObject({
+      target: 'edge',
+      reason: 'hint refused: the model is pinned to the edge',
+      hint: { honoured: false },
+    });
+    const originOnly = decidePlacement({
+      manifest: manifest('origin'),
+      size: { batch: 1 },
+      hint: 'edge',
+      originConfigured: true,
+    });
+    expect(originOnly).toMatchObject({
+      target: 'origin',
+      edgeFallback: false,
+      reason: 'hint refused: the model is served by the origin only',
+    });
+    const noOrigin = decidePlacement({
+      manifest: manifest('auto'),
+      size: { batch: 1 },
+      hint: 'origin',
+      originConfigured: false,
+    });
     expect(noOrigin).toMatchObject({ target: 'edge', reason: 'hint refused: no origin is configured' });
-    expect(decidePlacement({ manifest: manifest('auto'), size: { batch: 1 }, hint: 'gpu', originConfigured: true }).hint).toBeUndefined();
+    expect(
+      decidePlacement({ manifest: manifest('auto'), size: { batch: 1 }, hint: 'gpu', originConfigured: true }).hint,
+    ).toBeUndefined();
   });
 
   it('without an origin, soft overruns stay on the edge and hard ones still name the origin', () => {
-    expect(decidePlacement({ manifest: manifest('auto'), size: { batch: 40 }, originConfigured: false })).toMatchObject({ target: 'edge' });
-    const hard = decidePlacement({ manifest: manifest('auto', { max_pixels: 10 }), size: { batch: 1, pixels: 11 }, originConfigured: false });
+    expect(decidePlacement({ manifest: manifest('auto'), size: { batch: 40 }, originConfigured: false })).toMatchObject(
+      { target: 'edge' },
+    );
+    const hard = decidePlacement({
+      manifest: manifest('auto', { max_pixels: 10 }),
+      size: { batch: 1, pixels: 11 },
+      originConfigured: false,
+    });
     expect(hard).toMatchObject({ target: 'origin', edgeFallback: false });
   });
 });
@@ -95,12 +167,23 @@ describe('circuit breaker', () => {
   });
 });
 
-function clientWith(answer: (req: Request) => Promise<Response>, breaker = new CircuitBreaker({ failureThreshold: 2, cooldownMs: 60_000 })): OriginClient {
-  return new OriginClient({ baseUrl: 'http://origin.test', secret: 's', timeoutMs: 50, breaker, binding: { fetch: answer } });
+function clientWith(
+  answer: (req: Request) => Promise<Response>,
+  breaker = new CircuitBreaker({ failureThreshold: 2, cooldownMs: 60_000 }),
+): OriginClient {
+  return new OriginClient({
+    baseUrl: 'http://origin.test',
+    secret: 's',
+    timeoutMs: 50,
+    breaker,
+    binding: { fetch: answer },
+  });
 }
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}): Promise<Response> =>
-  Promise.resolve(new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } }));
+  Promise.resolve(
+    new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } }),
+  );
 
 describe('origin client', () => {
   it('sends the secret and answers the JSON body', async () => {
@@ -116,12 +199,31 @@ describe('origin client', () => {
 
   it('passes client errors through, maps 429/5xx/network/timeouts to "unavailable", and opens on failures only', async () => {
     const breaker = new CircuitBreaker({ failureThreshold: 2, cooldownMs: 60_000 });
-    const client422 = clientWith(() => json(422, { error: { code: 'invalid_input', message: 'inputs: bad.' } }), breaker);
-    await expect(client422.post('/x', '{}', 'application/json')).rejects.toMatchObject({ status: 422, code: 'invalid_input', message: 'inputs: bad.' });
-    const busy = clientWith(() => json(429, { error: { code: 'rate_limited', message: 'full' } }, { 'retry-after': '2' }), breaker);
-    await expect(busy.post('/x', '{}', 'application/json')).rejects.toMatchObject({ why: 'overloaded', retryAfterS: 2 });
+    const client422 = clientWith(
+      () => json(422, { error: { code: 'invalid_input', message: 'inputs: bad.' } }),
+      breaker,
+    );
+    await expect(client422.post('/x', '{}', 'application/json')).rejects.toMatchObject({
+      status: 422,
+      code: 'invalid_input',
+      message: 'inputs: bad.',
+    });
+    const busy = clientWith(
+      () => json(429, { error: { code: 'rate_limited', message: 'full' } }, { 'retry-after': '2' }),
+      breaker,
+    );
+    await expect(busy.post('/x', '{}', 'application/json')).rejects.toMatchObject({
+      why: 'overloaded',
+      retryAfterS: 2,
+    });
     expect(breaker.state).toBe('closed');
-    const slow = clientWith((req) => new Promise((_resolve, reject) => req.signal.addEventListener('abort', () => reject(req.signal.reason as Error))), breaker);
+    const slow = clientWith(
+      (req) =>
+        new Promise((_resolve, reject) =>
+          req.signal.addEventListener('abort', () => reject(req.signal.reason as Error)),
+        ),
+      breaker,
+    );
     await expect(slow.post('/x', '{}', 'application/json')).rejects.toMatchObject({ why: 'timeout' });
     const down = clientWith(() => Promise.reject(new TypeError('fetch failed')), breaker);
     await expect(down.post('/x', '{}', 'application/json')).rejects.toMatchObject({ why: 'network' });
@@ -137,7 +239,9 @@ describe('origin client', () => {
 
   it('reads its configuration from vars, none without a URL or binding', () => {
     expect(readOriginConfig({ ORIGIN_URL: '' })).toBeUndefined();
-    expect(readOriginConfig({ ORIGIN_URL: 'http://o:1', ORIGIN_SECRET: 'x', ORIGIN_TIMEOUT_MS: 'nope' })).toMatchObject({ baseUrl: 'http://o:1', timeoutMs: 10_000, failureThreshold: 3 });
+    expect(readOriginConfig({ ORIGIN_URL: 'http://o:1', ORIGIN_SECRET: 'x', ORIGIN_TIMEOUT_MS: 'nope' })).toMatchObject(
+      { baseUrl: 'http://o:1', timeoutMs: 10_000, failureThreshold: 3 },
+    );
   });
 });
 
@@ -149,9 +253,17 @@ describe('dispatch', () => {
   it('falls back to the edge when allowed, else answers 503 origin_unavailable', async () => {
     const client = clientWith(() => json(200, {}));
     const note = {};
-    await expect(dispatch(decision(true), client, { edge, origin: unavailable }, {}, note)).resolves.toEqual({ output: 'edge answer', placement: 'edge-fallback' });
+    await expect(dispatch(decision(true), client, { edge, origin: unavailable }, {}, note)).resolves.toEqual({
+      output: 'edge answer',
+      placement: 'edge-fallback',
+    });
     expect(note).toEqual({ fallback: 'origin unavailable (network), ran at the edge' });
-    await expect(dispatch(decision(false), client, { edge, origin: unavailable }, {})).rejects.toMatchObject({ status: 503, code: 'origin_unavailable' });
-    await expect(dispatch(decision(false), undefined, { edge, origin: unavailable }, {})).rejects.toMatchObject({ status: 503 });
+    await expect(dispatch(decision(false), client, { edge, origin: unavailable }, {})).rejects.toMatchObject({
+      status: 503,
+      code: 'origin_unavailable',
+    });
+    await expect(dispatch(decision(false), undefined, { edge, origin: unavailable }, {})).rejects.toMatchObject({
+      status: 503,
+    });
   });
 });

@@ -71,12 +71,18 @@ describe('sentiment-en determinism', () => {
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
   it('a second build gives byte-identical .onnx files', async () => {
-    const again = await buildRecipe(join(REPO_ROOT, 'models', 'sentiment-en', 'recipe.ts'), { outRoot: tmp, force: true, log: () => undefined });
+    const again = await buildRecipe(join(REPO_ROOT, 'models', 'sentiment-en', 'recipe.ts'), {
+      outRoot: tmp,
+      force: true,
+      log: () => undefined,
+    });
     const files = readdirSync(built.dir).filter((f) => f.endsWith('.onnx'));
     expect(files).toContain('model.fp32.onnx');
     for (const name of files) {
       expect(new Uint8Array(readFileSync(join(again.dir, name)))).toEqual(built.file(name));
     }
-    expect(readFileSync(join(again.dir, 'heldout.json'), 'utf8')).toBe(readFileSync(join(built.dir, 'heldout.json'), 'utf8'));
+    expect(readFileSync(join(again.dir, 'heldout.json'), 'utf8')).toBe(
+      readFileSync(join(built.dir, 'heldout.json'), 'utf8'),
+    );
   }, 180_000);
 });

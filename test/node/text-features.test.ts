@@ -35,7 +35,7 @@ describe('fnv1a32', () => {
 describe('normalize / tokenize', () => {
   it('lowercases, applies NFKC, folds apostrophes and collapses spaces', () => {
     expect(normalize('  Ｇreat\u00a0 Phone ’s  ')).toBe("great phone 's");
-    expect(tokenize("I DON’T like it!!! Really?")).toEqual(['i', "don't", 'like', 'it', '!', 'really', '?']);
+    expect(tokenize('I DON’T like it!!! Really?')).toEqual(['i', "don't", 'like', 'it', '!', 'really', '?']);
   });
   it('strips accents only when asked', () => {
     expect(tokenize('Café crème')).toEqual(['café', 'crème']);
@@ -74,14 +74,23 @@ describe('featurize', () => {
     expect([...ended]).toContain(fnv1a32('good') & (cfg.buckets - 1));
   });
   it('supports log-tf weighting and no normalisation', () => {
-    const v = featurize('good good good', { ...small, weighting: 'log-tf', norm: 'none', max_ngram: 1, char_ngram_min: 0, char_ngram_max: 0 });
+    const v = featurize('good good good', {
+      ...small,
+      weighting: 'log-tf',
+      norm: 'none',
+      max_ngram: 1,
+      char_ngram_min: 0,
+      char_ngram_max: 0,
+    });
     expect(v[fnv1a32('good') & (small.buckets - 1)]).toBeCloseTo(Math.log1p(3), 6);
   });
   it('batches row-major, each row equal to featurize', () => {
     const texts = ['great value', '', 'terrible, never again'];
     const batch = featurizeBatch(texts, small);
     expect(batch.length).toBe(texts.length * small.buckets);
-    texts.forEach((t, i) => expect(batch.subarray(i * small.buckets, (i + 1) * small.buckets)).toEqual(featurize(t, small)));
+    texts.forEach((t, i) =>
+      expect(batch.subarray(i * small.buckets, (i + 1) * small.buckets)).toEqual(featurize(t, small)),
+    );
   });
 });
 

@@ -29,7 +29,11 @@ interface Built {
 function built(id: string): Built {
   const version = readFileSync(join(BUILD_DIR, id, 'latest'), 'utf8').trim();
   const dir = join(BUILD_DIR, id, version);
-  return { dir, manifest: JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest, file: (n) => new Uint8Array(readFileSync(join(dir, n))) };
+  return {
+    dir,
+    manifest: JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest,
+    file: (n) => new Uint8Array(readFileSync(join(dir, n))),
+  };
 }
 
 beforeAll(async () => {
@@ -48,13 +52,23 @@ describe('image decoding', () => {
     const args = ['-size', '32x16', 'gradient:black-white'];
     const reference = decodeImage(magick(args, 'PNG24:-'), size);
     for (const kind of ['PNG8:-', 'PNG48:-', 'PNG32:-', 'png:-']) {
-      const img = decodeImage(magick([...args, ...(kind === 'png:-' ? ['-colorspace', 'Gray', '-depth', '16'] : [])], kind), size);
+      const img = decodeImage(
+        magick([...args, ...(kind === 'png:-' ? ['-colorspace', 'Gray', '-depth', '16'] : [])], kind),
+        size,
+      );
       expect([img.width, img.height], kind).toEqual([32, 16]);
       // Palette quantisation may move a level by a step or two; everything else is exact to the byte.
-      for (let i = 0; i < img.data.length; i += 4) expect(Math.abs((img.data[i] ?? 0) - (reference.data[i] ?? 0)), kind).toBeLessThanOrEqual(8);
+      for (let i = 0; i < img.data.length; i += 4)
+        expect(Math.abs((img.data[i] ?? 0) - (reference.data[i] ?? 0)), kind).toBeLessThanOrEqual(8);
     }
     // 1-bit grey, 9 pixels a row (rows padded to a byte): white top half, black bottom half.
-    const bilevel = decodeImage(magick(['-size', '9x12', 'gradient:white-black', '-threshold', '50%', '-type', 'bilevel', '-depth', '1'], 'png:-'), size);
+    const bilevel = decodeImage(
+      magick(
+        ['-size', '9x12', 'gradient:white-black', '-threshold', '50%', '-type', 'bilevel', '-depth', '1'],
+        'png:-',
+      ),
+      size,
+    );
     const levels = [...bilevel.data].filter((_, i) => i % 4 === 0);
     expect(levels.slice(0, 9 * 6).every((v) => v === 255)).toBe(true);
     expect(levels.slice(9 * 6).every((v) => v === 0)).toBe(true);
@@ -168,7 +182,10 @@ describe('the int8 rule, recomputed in onnxruntime-node', () => {
       let worst = 0;
       q.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - (ref[i] ?? 0)))));
       expect(worst, method).toBeLessThanOrEqual(0.05);
-      expect((await evaluateDigits(b.file(`model.int8-${method}.onnx`), xs, ys)).accuracy, method).toBeGreaterThanOrEqual(fp32.accuracy - MAX_INT8_LOSS);
+      expect(
+        (await evaluateDigits(b.file(`model.int8-${method}.onnx`), xs, ys)).accuracy,
+        method,
+      ).toBeGreaterThanOrEqual(fp32.accuracy - MAX_INT8_LOSS);
     }
   });
 

@@ -15,7 +15,6 @@ import { mulberry32 } from '../../models/lib/train.js';
 const ENERGY_FRACTION = 0.02;
 const NOISE_RMS = 0.0015;
 
-
 /** espeak-ng's output for one phrase: mono samples and their rate. */
 function speak(text: string, dir: string): { samples: Float32Array; rate: number } {
   const file = join(dir, 'speech.wav');
@@ -23,7 +22,10 @@ function speak(text: string, dir: string): { samples: Float32Array; rate: number
     execFileSync('espeak-ng', ['-v', 'en-us', '-s', '160', '-w', file, text]);
   } catch (err) {
     const missing = err instanceof Error && 'code' in err && err.code === 'ENOENT';
-    throw new Error(missing ? 'espeak-ng is not installed: apt-get install espeak-ng (.ci/run does it)' : 'espeak-ng failed', { cause: err });
+    throw new Error(
+      missing ? 'espeak-ng is not installed: apt-get install espeak-ng (.ci/run does it)' : 'espeak-ng failed',
+      { cause: err },
+    );
   }
   const bytes = new Uint8Array(readFileSync(file));
   const header = readWavHeader(bytes);
@@ -54,7 +56,11 @@ interface Part {
 }
 
 /** Concatenates speech and silences; returns the clip at espeak's rate and the true speech spans in seconds. */
-function compose(parts: Part[], dir: string, seed: number): { samples: Float32Array; rate: number; speech: { start: number; end: number }[] } {
+function compose(
+  parts: Part[],
+  dir: string,
+  seed: number,
+): { samples: Float32Array; rate: number; speech: { start: number; end: number }[] } {
   const chunks: Float32Array[] = [];
   const speech: { start: number; end: number }[] = [];
   let rate = 22_050;
@@ -86,13 +92,25 @@ function compose(parts: Part[], dir: string, seed: number): { samples: Float32Ar
   return { samples, rate, speech };
 }
 
-function clip(name: string, samples: Float32Array, rate: number, speech: { start: number; end: number }[], contentType: string, options: Omit<WavWriteOptions, 'sampleRate'> & { to: number }): AudioClip {
+function clip(
+  name: string,
+  samples: Float32Array,
+  rate: number,
+  speech: { start: number; end: number }[],
+  contentType: string,
+  options: Omit<WavWriteOptions, 'sampleRate'> & { to: number },
+): AudioClip {
   const mono = resample(samples, rate, options.to);
   const channels = options.channels ?? 1;
   const interleaved = new Float32Array(mono.length * channels);
   // Stereo: the right channel at 80% so the mono average differs from either channel.
-  for (let i = 0; i < mono.length; i++) for (let c = 0; c < channels; c++) interleaved[i * channels + c] = (mono[i] ?? 0) * (c === 0 ? 1 : 0.8);
-  const wav = encodeWav(interleaved, { sampleRate: options.to, channels, ...(options.format === undefined ? {} : { format: options.format }) });
+  for (let i = 0; i < mono.length; i++)
+    for (let c = 0; c < channels; c++) interleaved[i * channels + c] = (mono[i] ?? 0) * (c === 0 ? 1 : 0.8);
+  const wav = encodeWav(interleaved, {
+    sampleRate: options.to,
+    channels,
+    ...(options.format === undefined ? {} : { format: options.format }),
+  });
   return { name, wav: Buffer.from(wav).toString('base64'), contentType, seconds: mono.length / options.to, speech };
 }
 
@@ -100,11 +118,21 @@ function clip(name: string, samples: Float32Array, rate: number, speech: { start
 export function synthesiseAudio(): AudioReferences {
   const dir = mkdtempSync(join(tmpdir(), 'vad-audio-'));
   try {
-    const one = compose([{ silence: 0.8 }, { text: 'The quick brown fox jumps over the lazy dog.' }, { silence: 1.0 }], dir, 1);
-    const two = compose([{ silence: 0.6 }, { text: 'Hello there.' }, { silence: 1.5 }, { text: 'How are you today?' }, { silence: 0.7 }], dir, 2);
+    const one = compose(
+      [{ silence: 0.8 }, { text: 'The quick brown fox jumps over the lazy dog.' }, { silence: 1.0 }],
+      dir,
+      1,
+    );
+    const two = compose(
+      [{ silence: 0.6 }, { text: 'Hello there.' }, { silence: 1.5 }, { text: 'How are you today?' }, { silence: 0.7 }],
+      dir,
+      2,
+    );
     return {
       clips: [
-        clip('22.05 kHz mono PCM16 (espeak-ng native)', one.samples, one.rate, one.speech, 'audio/wav', { to: one.rate }),
+        clip('22.05 kHz mono PCM16 (espeak-ng native)', one.samples, one.rate, one.speech, 'audio/wav', {
+          to: one.rate,
+        }),
         clip('48 kHz stereo PCM16', one.samples, one.rate, one.speech, 'audio/x-wav', { to: 48_000, channels: 2 }),
         clip('16 kHz mono float32', one.samples, one.rate, one.speech, 'audio/wave', { to: 16_000, format: 'float32' }),
         clip('8 kHz mono PCM16', one.samples, one.rate, one.speech, 'audio/wav', { to: 8_000 }),

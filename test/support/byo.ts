@@ -26,7 +26,14 @@ export async function computeByo(): Promise<ByoReferences> {
   const root = mkdtempSync(join(tmpdir(), 'byo-'));
   try {
     const src = writeTinyBert(join(root, 'export'));
-    const prepared = await preparePublish(src, { id: BYO_ID, task: 'feature-extraction', version: BYO_VERSION, placement: 'edge', maxLength: MAX_POSITIONS, log: () => undefined });
+    const prepared = await preparePublish(src, {
+      id: BYO_ID,
+      task: 'feature-extraction',
+      version: BYO_VERSION,
+      placement: 'edge',
+      maxLength: MAX_POSITIONS,
+      log: () => undefined,
+    });
     const tokenizer = new Tokenizer(JSON.parse(readFileSync(join(src, 'tokenizer.json'), 'utf8')) as object, {});
     const session = await ortNode.InferenceSession.create(join(src, 'model.onnx'), { intraOpNumThreads: 1 });
     const pooled: number[][] = [];
@@ -35,8 +42,17 @@ export async function computeByo(): Promise<ByoReferences> {
     for (const text of TEXTS) {
       const e = tokenizer.encode(text);
       const n = e.ids.length;
-      const t = (xs: number[]): ortNode.Tensor => new ortNode.Tensor('int64', BigInt64Array.from(xs, (x) => BigInt(x)), [1, n]);
-      const out = await session.run({ input_ids: t(e.ids), attention_mask: t(e.attention_mask), token_type_ids: t(new Array<number>(n).fill(0)) });
+      const t = (xs: number[]): ortNode.Tensor =>
+        new ortNode.Tensor(
+          'int64',
+          BigInt64Array.from(xs, (x) => BigInt(x)),
+          [1, n],
+        );
+      const out = await session.run({
+        input_ids: t(e.ids),
+        attention_mask: t(e.attention_mask),
+        token_type_ids: t(new Array<number>(n).fill(0)),
+      });
       const h = out['last_hidden_state'];
       if (h === undefined) throw new Error('tiny-bert answered no last_hidden_state');
       const data = h.data as Float32Array;
@@ -56,7 +72,13 @@ export async function computeByo(): Promise<ByoReferences> {
     });
     const files: Record<string, string> = {};
     for (const f of prepared.files) files[f.name] = Buffer.from(f.bytes).toString('base64');
-    return { model: { id: BYO_ID, version: BYO_VERSION, dir: src, manifestText: prepared.manifestText, files }, texts: TEXTS, tokens, pooled, normalized };
+    return {
+      model: { id: BYO_ID, version: BYO_VERSION, dir: src, manifestText: prepared.manifestText, files },
+      texts: TEXTS,
+      tokens,
+      pooled,
+      normalized,
+    };
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -24,10 +24,17 @@ export async function computeReferences(): Promise<References> {
   // The model's input contract: an embedding bag, `indices` int64 + `values` float32, [texts, widest row].
   const bag = sparseBatch(texts, config);
   const dims = [texts.length, bag.width];
-  const session = await ortNode.InferenceSession.create(join(model.dir, manifest.model_file), { intraOpNumThreads: 1, graphOptimizationLevel: 'all' });
-  const result = await session.run({ indices: new ortNode.Tensor('int64', bag.indices, dims), values: new ortNode.Tensor('float32', bag.values, dims) });
+  const session = await ortNode.InferenceSession.create(join(model.dir, manifest.model_file), {
+    intraOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
+  const result = await session.run({
+    indices: new ortNode.Tensor('int64', bag.indices, dims),
+    values: new ortNode.Tensor('float32', bag.values, dims),
+  });
   const outputs: Record<string, TensorRef> = {};
-  for (const [name, t] of Object.entries(result)) outputs[name] = { dims: [...t.dims], data: Array.from(t.data as Float32Array) };
+  for (const [name, t] of Object.entries(result))
+    outputs[name] = { dims: [...t.dims], data: Array.from(t.data as Float32Array) };
   await session.release();
   const inputs: KserveTensor[] = [
     { name: 'indices', shape: dims, datatype: 'INT64', data: Array.from(bag.indices, Number) },

@@ -47,7 +47,9 @@ function enlarged(img: RgbaImage, scale: number, margin: number): RgbaImage {
 }
 
 /** `count` held-out digits spread evenly over the split (all ten classes). */
-function heldoutDigits(count: number): { label: string; png: string; pngInverted: string; jpeg: string; jpegInverted: string }[] {
+function heldoutDigits(
+  count: number,
+): { label: string; png: string; pngInverted: string; jpeg: string; jpegInverted: string }[] {
   const heldout = splitDigits(loadDigits()).heldout;
   const step = heldout.length / count;
   return Array.from({ length: count }, (_, k) => {
@@ -67,7 +69,11 @@ function textLines(): VisionFixtures['lines'] {
   const built = readBuiltModels().find((m) => m.id === 'text-orientation');
   if (built === undefined) throw new Error('text-orientation is not built');
   const lines = JSON.parse(readFileSync(join(built.dir, 'eval.json'), 'utf8')) as RenderedLine[];
-  return lines.map((l) => ({ label: l.label, text: l.text, png: b64(new Uint8Array(readFileSync(join(built.dir, 'eval', l.file)))) }));
+  return lines.map((l) => ({
+    label: l.label,
+    text: l.text,
+    png: b64(new Uint8Array(readFileSync(join(built.dir, 'eval', l.file)))),
+  }));
 }
 
 export function visionFixtures(digitCount = 200): VisionFixtures {
@@ -81,11 +87,20 @@ export function visionFixtures(digitCount = 200): VisionFixtures {
   const huge = encodePng({ width: 2100, height: 2000, data: new Uint8Array(2100 * 2000), channels: 1, depth: 8 });
   const gif = new Uint8Array(execFileSync(CONVERT, ['-size', '8x8', 'xc:white', 'gif:-']));
   const iris = loadIris();
-  const irisRows = [0, 25, 50, 75, 100, 125, 149].map((i) => ({ row: iris.x[i] ?? [], label: iris.labels[iris.y[i] ?? 0] ?? '' }));
+  const irisRows = [0, 25, 50, 75, 100, 125, 149].map((i) => ({
+    row: iris.x[i] ?? [],
+    label: iris.labels[iris.y[i] ?? 0] ?? '',
+  }));
   return {
     digits: heldoutDigits(digitCount),
     lines: textLines(),
     iris: irisRows,
-    broken: { corruptPng: b64(corruptPng), corruptJpeg: b64(corruptJpeg), hugePng: b64(huge), gif: b64(gif), validPng: b64(valid) },
+    broken: {
+      corruptPng: b64(corruptPng),
+      corruptJpeg: b64(corruptJpeg),
+      hugePng: b64(huge),
+      gif: b64(gif),
+      validPng: b64(valid),
+    },
   };
 }

@@ -20,20 +20,30 @@ describe('catalogue', () => {
   it('lists sentiment-en with its measured metrics', async () => {
     const res = await call('/v1/models');
     expect(res.status).toBe(200);
-    const body = await json<{ object: string; data: { id: string; task: string; metrics: Record<string, unknown>; quantization: { type: string } }[] }>(res);
+    const body = await json<{
+      object: string;
+      data: { id: string; task: string; metrics: Record<string, unknown>; quantization: { type: string } }[];
+    }>(res);
     expect(body.object).toBe('list');
     const card = body.data.find((d) => d.id === 'sentiment-en');
     expect(card?.task).toBe('text-classification');
     expect(card?.quantization.type).toBe('int8');
     expect(typeof card?.metrics['accuracy']).toBe('number');
-    expect(card).toMatchObject({ accuracy: card?.metrics['accuracy'], edge_latency_ms_p50: card?.metrics['edge_latency_ms_p50'] });
+    expect(card).toMatchObject({
+      accuracy: card?.metrics['accuracy'],
+      edge_latency_ms_p50: card?.metrics['edge_latency_ms_p50'],
+    });
     expect(typeof (card as { accuracy?: unknown } | undefined)?.accuracy).toBe('number');
   });
 });
 
 describe('text-classification predictions', () => {
   it('answers a string with labels sorted by score that sum to 1, and the prediction headers', async () => {
-    const res = await postJson(PREDICT, { inputs: 'This is the best phone I have ever owned, I love it.' }, { 'cache-control': 'no-store' });
+    const res = await postJson(
+      PREDICT,
+      { inputs: 'This is the best phone I have ever owned, I love it.' },
+      { 'cache-control': 'no-store' },
+    );
     expect(res.status).toBe(200);
     const out = await json<LabelScore[]>(res);
     expect(out.map((o) => o.label).sort()).toEqual(['negative', 'positive']);
@@ -46,7 +56,10 @@ describe('text-classification predictions', () => {
   });
 
   it('answers a list with a list, and honours top_k', async () => {
-    const res = await postJson(PREDICT, { inputs: ['Terrible, it broke after a day.', 'Works great!'], parameters: { top_k: 1 } });
+    const res = await postJson(PREDICT, {
+      inputs: ['Terrible, it broke after a day.', 'Works great!'],
+      parameters: { top_k: 1 },
+    });
     const out = await json<LabelScore[][]>(res);
     expect(out).toHaveLength(2);
     expect(out.map((o) => o.length)).toEqual([1, 1]);
@@ -54,7 +67,10 @@ describe('text-classification predictions', () => {
   });
 
   it('explains with per-token occlusion attributions', async () => {
-    const res = await postJson(PREDICT, { inputs: 'The food was awful and the service was slow.', parameters: { explain: true } });
+    const res = await postJson(PREDICT, {
+      inputs: 'The food was awful and the service was slow.',
+      parameters: { explain: true },
+    });
     const out = await json<{ labels: LabelScore[]; attributions: { token: string; weight: number }[] }>(res);
     expect(out.labels[0]?.label).toBe('negative');
     const tokens = out.attributions.map((a) => a.token);
@@ -70,7 +86,11 @@ describe('text-classification predictions', () => {
     let correct = 0;
     for (let i = 0; i < heldout.length; i += 64) {
       const batch = heldout.slice(i, i + 64);
-      const res = await postJson(PREDICT, { inputs: batch.map((e) => e.text), parameters: { top_k: 1 } }, { 'cache-control': 'no-store' });
+      const res = await postJson(
+        PREDICT,
+        { inputs: batch.map((e) => e.text), parameters: { top_k: 1 } },
+        { 'cache-control': 'no-store' },
+      );
       expect(res.status).toBe(200);
       const out = await json<LabelScore[][]>(res);
       out.forEach((o, j) => {
@@ -85,14 +105,21 @@ describe('KServe v2', () => {
   it('answers health, server and model metadata, and readiness', async () => {
     expect(await json(await call('/v2/health/live'))).toEqual({ live: true });
     expect(await json(await call('/v2/health/ready'))).toEqual({ ready: true });
-    const meta = await json<{ name: string; platform: string; inputs: { name: string; datatype: string; shape: number[] }[] }>(await call('/v2/models/sentiment-en'));
+    const meta = await json<{
+      name: string;
+      platform: string;
+      inputs: { name: string; datatype: string; shape: number[] }[];
+    }>(await call('/v2/models/sentiment-en'));
     expect(meta.name).toBe('sentiment-en');
     expect(meta.platform).toBe('onnxruntime_onnx');
     expect(meta.inputs).toEqual([
       { name: 'indices', datatype: 'INT64', shape: [-1, -1] },
       { name: 'values', datatype: 'FP32', shape: [-1, -1] },
     ]);
-    expect(await json(await call('/v2/models/sentiment-en/ready'))).toMatchObject({ name: 'sentiment-en', ready: true });
+    expect(await json(await call('/v2/models/sentiment-en/ready'))).toMatchObject({
+      name: 'sentiment-en',
+      ready: true,
+    });
   });
 
   it('infer matches onnxruntime-node on the same model and input within 1e-5', async () => {
@@ -102,7 +129,11 @@ describe('KServe v2', () => {
       inputs: ref.inputs,
     });
     expect(res.status).toBe(200);
-    const body = await json<{ model_name: string; id: string; outputs: { name: string; shape: number[]; datatype: string; data: number[] }[] }>(res);
+    const body = await json<{
+      model_name: string;
+      id: string;
+      outputs: { name: string; shape: number[]; datatype: string; data: number[] }[];
+    }>(res);
     expect(body.model_name).toBe('sentiment-en');
     expect(body.id).toBe('req-1');
     for (const [name, expected] of Object.entries(ref.outputs)) {
@@ -129,7 +160,8 @@ describe('KServe v2', () => {
 
   // The reference request's tensors, from the build (so the cases follow the recipe's input contract).
   const good = (): KserveTensor[] => inject('references').sentiment.inputs;
-  const withInput = (i: number, patch: Partial<KserveTensor>): KserveTensor[] => good().map((t, j) => (j === i ? { ...t, ...patch } : t));
+  const withInput = (i: number, patch: Partial<KserveTensor>): KserveTensor[] =>
+    good().map((t, j) => (j === i ? { ...t, ...patch } : t));
   it.each([
     [() => ({ inputs: [{ name: 'nope', shape: [1, 1], datatype: 'FP32', data: [1] }] }), /no input 'nope'/],
     [() => ({ inputs: withInput(1, { shape: [1, 2, 3], data: [1, 2, 3, 4, 5, 6] }) }), /does not fit/],
@@ -138,8 +170,14 @@ describe('KServe v2', () => {
     [() => ({ inputs: [] }), /inputs/],
     [() => ({ inputs: good().slice(0, 1) }), /input 'values' is missing/],
     [() => ({ inputs: good(), outputs: [{ name: 'nope' }] }), /no output 'nope'/],
-    [() => ({ inputs: withInput(1, { data: good()[1]?.data.map(() => 'x') as unknown as number[] }) }), /inputs\[1\]\.data\[0\]: must be a finite number/],
-    [() => ({ inputs: withInput(0, { data: good()[0]?.data.map(() => 1.5) }) }), /inputs\[0\]\.data\[0\]: must be an integer/],
+    [
+      () => ({ inputs: withInput(1, { data: good()[1]?.data.map(() => 'x') as unknown as number[] }) }),
+      /inputs\[1\]\.data\[0\]: must be a finite number/,
+    ],
+    [
+      () => ({ inputs: withInput(0, { data: good()[0]?.data.map(() => 1.5) }) }),
+      /inputs\[0\]\.data\[0\]: must be an integer/,
+    ],
     // Indices past the model's table: ORT refuses the run, and the client hears why (422, not a 500).
     [() => ({ inputs: withInput(0, { data: good()[0]?.data.map(() => 1 << 30) }) }), /the model refused these tensors/],
   ])('refuses a bad tensor request with 422 naming the problem (%#)', async (body, message) => {
@@ -203,22 +241,66 @@ describe('KV result cache', () => {
 
 describe('limits and errors', () => {
   const cases: [string, () => Promise<Response>, number, string, RegExp?][] = [
-    ['malformed JSON', () => call(PREDICT, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"inputs": ' }), 400, 'invalid_json'],
+    [
+      'malformed JSON',
+      () => call(PREDICT, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"inputs": ' }),
+      400,
+      'invalid_json',
+    ],
     ['a body over the limit', () => postJson(PREDICT, { inputs: 'x'.repeat(1_100_000) }), 413, 'payload_too_large'],
-    ['too many strings', () => postJson(PREDICT, { inputs: Array.from({ length: 65 }, () => 'ok') }), 422, 'invalid_input', /at most 64/],
-    ['a string too long', () => postJson(PREDICT, { inputs: ['ok', 'y'.repeat(2001)] }), 422, 'invalid_input', /inputs\[1\]/],
+    [
+      'too many strings',
+      () => postJson(PREDICT, { inputs: Array.from({ length: 65 }, () => 'ok') }),
+      422,
+      'invalid_input',
+      /at most 64/,
+    ],
+    [
+      'a string too long',
+      () => postJson(PREDICT, { inputs: ['ok', 'y'.repeat(2001)] }),
+      422,
+      'invalid_input',
+      /inputs\[1\]/,
+    ],
     ['inputs of the wrong type', () => postJson(PREDICT, { inputs: 42 }), 422, 'invalid_input', /^inputs/],
     ['a list with a non-string', () => postJson(PREDICT, { inputs: ['ok', 7] }), 422, 'invalid_input', /inputs\[1\]/],
-    ['a bad parameter', () => postJson(PREDICT, { inputs: 'ok', parameters: { top_k: 'two' } }), 422, 'invalid_input', /parameters\.top_k/],
-    ['an unknown parameter', () => postJson(PREDICT, { inputs: 'ok', parameters: { temperature: 2 } }), 422, 'invalid_input', /parameters/],
+    [
+      'a bad parameter',
+      () => postJson(PREDICT, { inputs: 'ok', parameters: { top_k: 'two' } }),
+      422,
+      'invalid_input',
+      /parameters\.top_k/,
+    ],
+    [
+      'an unknown parameter',
+      () => postJson(PREDICT, { inputs: 'ok', parameters: { temperature: 2 } }),
+      422,
+      'invalid_input',
+      /parameters/,
+    ],
     ['missing inputs', () => postJson(PREDICT, { text: 'ok' }), 422, 'invalid_input', /inputs/],
     ['an empty list', () => postJson(PREDICT, { inputs: [] }), 422, 'invalid_input', /inputs/],
     ['a JSON array body', () => postJson(PREDICT, ['ok']), 422, 'invalid_input'],
     ['an unknown model', () => postJson('/v1/models/no-such-model/predict', { inputs: 'ok' }), 404, 'model_not_found'],
     ['a bad model reference', () => call('/v1/models/Bad..Name'), 404, 'model_not_found'],
     ['an unknown route', () => call('/v1/nothing-here'), 404, 'not_found'],
-    ['text/plain', () => call(PREDICT, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' }), 415, 'unsupported_media_type'],
-    ['an image for a text model', () => call(PREDICT, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array([137, 80, 78, 71]) }), 415, 'unsupported_media_type'],
+    [
+      'text/plain',
+      () => call(PREDICT, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' }),
+      415,
+      'unsupported_media_type',
+    ],
+    [
+      'an image for a text model',
+      () =>
+        call(PREDICT, {
+          method: 'POST',
+          headers: { 'content-type': 'image/png' },
+          body: new Uint8Array([137, 80, 78, 71]),
+        }),
+      415,
+      'unsupported_media_type',
+    ],
   ];
   it.each(cases)('%s → %i %s', async (_name, send, status, code, message) => {
     const res = await send();

@@ -24,7 +24,8 @@ interface EmbeddingsResponse {
 beforeAll(async () => {
   await seedModels();
   const m = byo.model;
-  for (const [name, b64] of Object.entries(m.files)) await env.MODELS.put(r2Keys.file(m.id, m.version, name), base64Bytes(b64));
+  for (const [name, b64] of Object.entries(m.files))
+    await env.MODELS.put(r2Keys.file(m.id, m.version, name), base64Bytes(b64));
   await env.MODELS.put(r2Keys.manifest(m.id, m.version), m.manifestText);
   await env.MODELS.put(r2Keys.latest(m.id), m.version);
 });
@@ -42,20 +43,43 @@ function decodeBase64Floats(b64: string): number[] {
 
 describe('a published model', () => {
   it('appears in /v1/models with the I/O read from the model and its files', async () => {
-    const list = await json<{ data: { id: string; task: string; inputs: { name: string; dtype: string }[]; source: { kind: string }; size_bytes: number }[] }>(await call('/v1/models'));
+    const list = await json<{
+      data: {
+        id: string;
+        task: string;
+        inputs: { name: string; dtype: string }[];
+        source: { kind: string };
+        size_bytes: number;
+      }[];
+    }>(await call('/v1/models'));
     const card = list.data.find((d) => d.id === ID);
     expect(card?.task).toBe('feature-extraction');
     expect(card?.source.kind).toBe('published');
-    expect(card?.inputs.map((i) => `${i.name}:${i.dtype}`)).toEqual(['input_ids:int64', 'attention_mask:int64', 'token_type_ids:int64']);
-    expect(card?.size_bytes).toBe(Object.values(byo.model.files).reduce((n, b64) => n + base64Bytes(b64).byteLength, 0));
+    expect(card?.inputs.map((i) => `${i.name}:${i.dtype}`)).toEqual([
+      'input_ids:int64',
+      'attention_mask:int64',
+      'token_type_ids:int64',
+    ]);
+    expect(card?.size_bytes).toBe(
+      Object.values(byo.model.files).reduce((n, b64) => n + base64Bytes(b64).byteLength, 0),
+    );
   });
 
   it('answers /v2/models/{id}/infer with raw tensors', async () => {
     const ids = [2, 10, 11, 3];
     const tensor = (name: string, data: number[]) => ({ name, shape: [1, 4], datatype: 'INT64', data });
-    const res = await postJson(`/v2/models/${ID}/infer`, { inputs: [tensor('input_ids', ids), tensor('attention_mask', [1, 1, 1, 1]), tensor('token_type_ids', [0, 0, 0, 0])] });
+    const res = await postJson(`/v2/models/${ID}/infer`, {
+      inputs: [
+        tensor('input_ids', ids),
+        tensor('attention_mask', [1, 1, 1, 1]),
+        tensor('token_type_ids', [0, 0, 0, 0]),
+      ],
+    });
     expect(res.status).toBe(200);
-    const body = await json<{ model_name: string; outputs: { name: string; shape: number[]; datatype: string; data: number[] }[] }>(res);
+    const body = await json<{
+      model_name: string;
+      outputs: { name: string; shape: number[]; datatype: string; data: number[] }[];
+    }>(res);
     expect(body.model_name).toBe(ID);
     expect(body.outputs[0]).toMatchObject({ name: 'last_hidden_state', shape: [1, 4, 32], datatype: 'FP32' });
   });
@@ -84,7 +108,12 @@ describe('feature-extraction', () => {
   });
 
   it('422 for bad inputs and parameters', async () => {
-    for (const body of [{ inputs: 42 }, { inputs: [''] }, { inputs: 'x', parameters: { normalize: 'yes' } }, { inputs: 'x', parameters: { pooling: 'max' } }]) {
+    for (const body of [
+      { inputs: 42 },
+      { inputs: [''] },
+      { inputs: 'x', parameters: { normalize: 'yes' } },
+      { inputs: 'x', parameters: { pooling: 'max' } },
+    ]) {
       const res = await postJson(`/v1/models/${ID}/predict`, body);
       expect(res.status).toBe(422);
     }
@@ -106,7 +135,12 @@ describe('POST /v1/embeddings', () => {
   });
 
   it('encodes base64 as little-endian float32, and takes a single string', async () => {
-    const res = await postJson('/v1/embeddings', { model: `${ID}@${byo.model.version}`, input: byo.texts[1], encoding_format: 'base64', dimensions: 32 });
+    const res = await postJson('/v1/embeddings', {
+      model: `${ID}@${byo.model.version}`,
+      input: byo.texts[1],
+      encoding_format: 'base64',
+      dimensions: 32,
+    });
     expect(res.status).toBe(200);
     const body = await json<EmbeddingsResponse>(res);
     expect(body.data).toHaveLength(1);
@@ -128,7 +162,11 @@ describe('POST /v1/embeddings', () => {
       expect(res.status, JSON.stringify(body)).toBe(status);
       expect((await json<ErrorJson>(res)).error.message).toMatch(pattern);
     }
-    const notJson = await call('/v1/embeddings', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+    const notJson = await call('/v1/embeddings', {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'hello',
+    });
     expect(notJson.status).toBe(415);
   });
 });

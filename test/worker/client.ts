@@ -15,8 +15,17 @@ export async function call(path: string, init: RequestInit = {}, bindings: Env =
   return res;
 }
 
-export function postJson(path: string, body: unknown, headers: Record<string, string> = {}, bindings: Env = env): Promise<Response> {
-  return call(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }, bindings);
+export function postJson(
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+  bindings: Env = env,
+): Promise<Response> {
+  return call(
+    path,
+    { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) },
+    bindings,
+  );
 }
 
 export function json<T>(res: Response): Promise<T> {

@@ -22,23 +22,31 @@ const origin = inject('origin');
 /** Bindings with a live origin (wrangler vars + the secret `wrangler secret put` would provide). */
 const live = { ...env, ORIGIN_URL: origin.url, ORIGIN_SECRET: origin.secret } as Env;
 /** Nothing listens on port 1: connections are refused at once, like an origin that is down. */
-const dead = (extra: Record<string, string> = {}): Env => ({ ...env, ORIGIN_URL: 'http://127.0.0.1:1', ORIGIN_SECRET: 'x', ...extra }) as Env;
+const dead = (extra: Record<string, string> = {}): Env =>
+  ({ ...env, ORIGIN_URL: 'http://127.0.0.1:1', ORIGIN_SECRET: 'x', ...extra }) as Env;
 
 const PREDICT = '/v1/models/sentiment-en/predict';
-const texts = (n: number, tag: string): string[] => Array.from({ length: n }, (_, i) => (i % 2 === 0 ? `${tag} I love it, superb ${i}` : `${tag} awful and broken ${i}`));
+const texts = (n: number, tag: string): string[] =>
+  Array.from({ length: n }, (_, i) => (i % 2 === 0 ? `${tag} I love it, superb ${i}` : `${tag} awful and broken ${i}`));
 
 beforeAll(async () => {
   await seedModels();
   // A copy of sentiment-en that only the origin may serve (placement: origin), for the no-fallback path.
   const m = inject('models').find((x) => x.id === 'sentiment-en');
   if (m === undefined) throw new Error('sentiment-en was not built');
-  const manifest = { ...(JSON.parse(m.manifestText) as Record<string, unknown>), id: 'sentiment-origin-only', placement: 'origin' };
-  for (const [name, b64] of Object.entries(m.files)) await env.MODELS.put(r2Keys.file('sentiment-origin-only', m.version, name), base64Bytes(b64));
+  const manifest = {
+    ...(JSON.parse(m.manifestText) as Record<string, unknown>),
+    id: 'sentiment-origin-only',
+    placement: 'origin',
+  };
+  for (const [name, b64] of Object.entries(m.files))
+    await env.MODELS.put(r2Keys.file('sentiment-origin-only', m.version, name), base64Bytes(b64));
   await env.MODELS.put(r2Keys.manifest('sentiment-origin-only', m.version), JSON.stringify(manifest));
   await env.MODELS.put(r2Keys.latest('sentiment-origin-only'), m.version);
   // The origin's extra version with a small edge max_batch, beside the default one (no `latest` change).
   const tight = origin.tight;
-  for (const [name, b64] of Object.entries(m.files)) await env.MODELS.put(r2Keys.file(tight.id, tight.version, name), base64Bytes(b64));
+  for (const [name, b64] of Object.entries(m.files))
+    await env.MODELS.put(r2Keys.file(tight.id, tight.version, name), base64Bytes(b64));
   await env.MODELS.put(r2Keys.manifest(tight.id, tight.version), tight.manifestText);
 });
 
@@ -60,7 +68,9 @@ describe('placement: auto by the edge limits (sentiment-en: max_batch 16)', () =
     expect(res.headers.get('Server-Timing')).toMatch(/origin;dur=/);
     const out = await json<LabelScore[][]>(res);
     expect(out).toHaveLength(20);
-    expect(out.map((o) => o[0]?.label)).toEqual(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? 'positive' : 'negative')));
+    expect(out.map((o) => o[0]?.label)).toEqual(
+      Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? 'positive' : 'negative')),
+    );
     const again = await postJson(PREDICT, body, {}, live);
     expect(again.headers.get('X-Cache')).toBe('HIT');
     expect(again.headers.get('X-Placement')).toBe('origin');
@@ -72,12 +82,22 @@ describe('placement: auto by the edge limits (sentiment-en: max_batch 16)', () =
     const ref = inject('references').sentiment;
     const { id, version } = origin.tight;
     const body = { inputs: sliceRows(ref.inputs, 0, 3), outputs: [{ name: 'probabilities' }] };
-    const res = await postJson(`/v2/models/${id}/versions/${version}/infer`, body, { 'cache-control': 'no-store' }, live);
+    const res = await postJson(
+      `/v2/models/${id}/versions/${version}/infer`,
+      body,
+      { 'cache-control': 'no-store' },
+      live,
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get('X-Placement')).toBe('origin');
     expect(res.headers.get('X-Placement-Reason')).toBe('over the edge limits (batch 3 > max_batch 2)');
     expect((await json<InferJson>(res)).outputs[0]?.shape).toEqual([3, 2]);
-    const small = await postJson(`/v2/models/${id}/versions/${version}/infer`, { ...body, inputs: sliceRows(ref.inputs, 0, 2) }, { 'cache-control': 'no-store' }, live);
+    const small = await postJson(
+      `/v2/models/${id}/versions/${version}/infer`,
+      { ...body, inputs: sliceRows(ref.inputs, 0, 2) },
+      { 'cache-control': 'no-store' },
+      live,
+    );
     expect(small.headers.get('X-Placement')).toBe('edge');
   });
 });
@@ -86,8 +106,18 @@ describe('the same request on both sides', () => {
   it('infer answers equal within 1e-5 on the edge (onnxruntime-web) and on the origin (onnxruntime-node)', async () => {
     const ref = inject('references').sentiment;
     const body = { inputs: ref.inputs };
-    const edge = await postJson('/v2/models/sentiment-en/infer', body, { 'cache-control': 'no-store', 'x-placement': 'edge' }, live);
-    const remote = await postJson('/v2/models/sentiment-en/infer', body, { 'cache-control': 'no-store', 'x-placement': 'origin' }, live);
+    const edge = await postJson(
+      '/v2/models/sentiment-en/infer',
+      body,
+      { 'cache-control': 'no-store', 'x-placement': 'edge' },
+      live,
+    );
+    const remote = await postJson(
+      '/v2/models/sentiment-en/infer',
+      body,
+      { 'cache-control': 'no-store', 'x-placement': 'origin' },
+      live,
+    );
     expect(edge.headers.get('X-Placement')).toBe('edge');
     expect(remote.headers.get('X-Placement')).toBe('origin');
     expect(remote.headers.get('X-Placement-Reason')).toBe('hint honoured');
@@ -103,7 +133,9 @@ describe('the same request on both sides', () => {
   it('predict answers equal within 1e-5 on both sides', async () => {
     const body = { inputs: texts(3, 'same') };
     const edge = await json<LabelScore[][]>(await postJson(PREDICT, body, { 'cache-control': 'no-store' }, live));
-    const remote = await json<LabelScore[][]>(await postJson(PREDICT, body, { 'cache-control': 'no-store', 'x-placement': 'origin' }, live));
+    const remote = await json<LabelScore[][]>(
+      await postJson(PREDICT, body, { 'cache-control': 'no-store', 'x-placement': 'origin' }, live),
+    );
     edge.forEach((row, i) =>
       row.forEach((ls, j) => {
         expect(remote[i]?.[j]?.label).toBe(ls.label);
@@ -113,7 +145,12 @@ describe('the same request on both sides', () => {
   });
 
   it('refuses an edge hint for a request over the edge limits, with the reason', async () => {
-    const res = await postJson(PREDICT, { inputs: texts(17, 'hint') }, { 'cache-control': 'no-store', 'x-placement': 'edge' }, live);
+    const res = await postJson(
+      PREDICT,
+      { inputs: texts(17, 'hint') },
+      { 'cache-control': 'no-store', 'x-placement': 'edge' },
+      live,
+    );
     expect(res.headers.get('X-Placement')).toBe('origin');
     expect(res.headers.get('X-Placement-Reason')).toBe('hint refused: over the edge limits (batch 17 > max_batch 16)');
   });
@@ -124,12 +161,19 @@ describe('origin down', () => {
     const res = await postJson(PREDICT, { inputs: texts(20, 'fallback') }, { 'cache-control': 'no-store' }, dead());
     expect(res.status).toBe(200);
     expect(res.headers.get('X-Placement')).toBe('edge-fallback');
-    expect(res.headers.get('X-Placement-Reason')).toMatch(/origin unavailable \((network|breaker_open)\), ran at the edge$/);
+    expect(res.headers.get('X-Placement-Reason')).toMatch(
+      /origin unavailable \((network|breaker_open)\), ran at the edge$/,
+    );
     expect(await json<unknown[]>(res)).toHaveLength(20);
   });
 
   it('answers 503 origin_unavailable with Retry-After when only the origin may serve the model', async () => {
-    const res = await postJson('/v1/models/sentiment-origin-only/predict', { inputs: 'hello' }, { 'cache-control': 'no-store' }, dead({ ORIGIN_BREAKER_FAILURES: '50' }));
+    const res = await postJson(
+      '/v1/models/sentiment-origin-only/predict',
+      { inputs: 'hello' },
+      { 'cache-control': 'no-store' },
+      dead({ ORIGIN_BREAKER_FAILURES: '50' }),
+    );
     expect(res.status).toBe(503);
     expect(Number(res.headers.get('Retry-After'))).toBeGreaterThanOrEqual(1);
     expect((await json<ErrorJson>(res)).error.code).toBe('origin_unavailable');
@@ -138,7 +182,8 @@ describe('origin down', () => {
   it('opens the breaker after N failures, then fails fast without trying the origin', async () => {
     const bindings = dead({ ORIGIN_BREAKER_FAILURES: '2', ORIGIN_BREAKER_COOLDOWN_MS: '60000' });
     const path = '/v1/models/sentiment-origin-only/predict';
-    for (let i = 0; i < 2; i++) expect((await postJson(path, { inputs: `b${i}` }, { 'cache-control': 'no-store' }, bindings)).status).toBe(503);
+    for (let i = 0; i < 2; i++)
+      expect((await postJson(path, { inputs: `b${i}` }, { 'cache-control': 'no-store' }, bindings)).status).toBe(503);
     const res = await postJson(path, { inputs: 'b-open' }, { 'cache-control': 'no-store' }, bindings);
     expect(res.status).toBe(503);
     expect((await json<ErrorJson>(res)).error.message).toMatch(/circuit open/);

@@ -82,7 +82,8 @@ describe('model registry on R2', () => {
     const version = String(manifest['version']);
     const old = { ...manifest, version: '0.0.1-old' };
     const m = inject('models').find((x) => x.id === 'sentiment-en');
-    for (const [name, b64] of Object.entries(m?.files ?? {})) await env.MODELS.put(r2Keys.file('sentiment-en', '0.0.1-old', name), base64Bytes(b64));
+    for (const [name, b64] of Object.entries(m?.files ?? {}))
+      await env.MODELS.put(r2Keys.file('sentiment-en', '0.0.1-old', name), base64Bytes(b64));
     await env.MODELS.put(r2Keys.manifest('sentiment-en', '0.0.1-old'), JSON.stringify(old));
 
     const latest = await postJson('/v1/models/sentiment-en/predict', { inputs: 'great' });
@@ -99,7 +100,10 @@ describe('model registry on R2', () => {
 
   it('refuses an invalid manifest with 503 and leaves it out of the catalogue', async () => {
     await env.MODELS.put(r2Keys.latest('broken-manifest'), '1.0.0');
-    await env.MODELS.put(r2Keys.manifest('broken-manifest', '1.0.0'), JSON.stringify({ id: 'broken-manifest', version: '1.0.0', task: 'no-such-task' }));
+    await env.MODELS.put(
+      r2Keys.manifest('broken-manifest', '1.0.0'),
+      JSON.stringify({ id: 'broken-manifest', version: '1.0.0', task: 'no-such-task' }),
+    );
     const res = await call('/v1/models/broken-manifest');
     expect(res.status).toBe(503);
     expect((await json<ErrorJson>(res)).error.code).toBe('model_unavailable');
@@ -120,7 +124,10 @@ describe('model registry on R2', () => {
     for (let i = 0; i < 2; i++) {
       const res = await postJson(`/v1/models/${id}/predict`, { inputs: 'fine' }, { 'cache-control': 'no-store' });
       expect(res.status).toBe(503);
-      expect((await json<ErrorJson>(res)).error).toEqual({ code: 'model_unavailable', message: `Model '${id}@1.0.0' is unavailable right now.` });
+      expect((await json<ErrorJson>(res)).error).toEqual({
+        code: 'model_unavailable',
+        message: `Model '${id}@1.0.0' is unavailable right now.`,
+      });
       expect(res.headers.get('Retry-After')).not.toBeNull();
     }
     await env.MODELS.put(r2Keys.file(id, '1.0.0', file), bytes);
@@ -133,7 +140,13 @@ describe('model registry on R2', () => {
     const manifest = builtManifest('sentiment-en');
     await env.MODELS.put(r2Keys.latest('mismatch'), '1.0.0');
     await env.MODELS.put(r2Keys.manifest('mismatch', '1.0.0'), JSON.stringify({ ...manifest, version: '1.0.0' }));
-    await expect(registry.resolve({ id: 'mismatch' })).rejects.toMatchObject({ status: 503, code: 'model_unavailable' });
-    await expect(registry.resolve({ id: 'sentiment-en' })).resolves.toMatchObject({ id: 'sentiment-en', task: 'text-classification' });
+    await expect(registry.resolve({ id: 'mismatch' })).rejects.toMatchObject({
+      status: 503,
+      code: 'model_unavailable',
+    });
+    await expect(registry.resolve({ id: 'sentiment-en' })).resolves.toMatchObject({
+      id: 'sentiment-en',
+      task: 'text-classification',
+    });
   });
 });

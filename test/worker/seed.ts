@@ -13,7 +13,8 @@ export function base64Bytes(b64: string): Uint8Array {
 /** Puts every built model (files, manifest, `latest`) into env.MODELS, as `npm run models:seed` does locally. */
 export async function seedModels(): Promise<void> {
   for (const m of inject('models')) {
-    for (const [name, b64] of Object.entries(m.files)) await env.MODELS.put(r2Keys.file(m.id, m.version, name), base64Bytes(b64));
+    for (const [name, b64] of Object.entries(m.files))
+      await env.MODELS.put(r2Keys.file(m.id, m.version, name), base64Bytes(b64));
     await env.MODELS.put(r2Keys.manifest(m.id, m.version), m.manifestText);
     await env.MODELS.put(r2Keys.latest(m.id), m.version);
   }

@@ -19,7 +19,11 @@ const TOLERANCE_S = 0.15;
 beforeAll(seedModels);
 
 function postWav(bytes: Uint8Array, contentType = 'audio/wav'): Promise<Response> {
-  return call(PREDICT, { method: 'POST', headers: { 'content-type': contentType, 'cache-control': 'no-store' }, body: bytes });
+  return call(PREDICT, {
+    method: 'POST',
+    headers: { 'content-type': contentType, 'cache-control': 'no-store' },
+    body: bytes,
+  });
 }
 
 function toBase64(bytes: Uint8Array): string {
@@ -42,28 +46,31 @@ function noise(seconds: number, rate: number, rms = 0.0015): Float32Array {
 describe('vad-silero on synthesised speech', () => {
   const clips = inject('audio').clips;
 
-  it.each(clips.map((c) => [c.name, c] as const))('%s: segments start and end within 150 ms of the true speech', async (_name, clip) => {
-    const res = await postWav(base64Bytes(clip.wav), clip.contentType);
-    expect(res.status).toBe(200);
-    expect(res.headers.get('X-Model')).toMatch(/^vad-silero@/);
-    const out = await json<VadOutput>(res);
-    expect(out.duration).toBeCloseTo(clip.seconds, 2);
-    expect(out.segments.length).toBeGreaterThan(0);
-    const first = clip.speech[0];
-    const last = clip.speech[clip.speech.length - 1];
-    if (first === undefined || last === undefined) throw new Error('clip without speech');
-    expect(Math.abs((out.segments[0]?.start ?? -1) - first.start)).toBeLessThanOrEqual(TOLERANCE_S);
-    expect(Math.abs((out.segments[out.segments.length - 1]?.end ?? -1) - last.end)).toBeLessThanOrEqual(TOLERANCE_S);
-    // Every segment lies over speech (give or take the tolerance), and every true span is covered at both ends.
-    for (const s of out.segments) {
-      expect(s.end).toBeGreaterThan(s.start);
-      expect(clip.speech.some((sp) => s.start >= sp.start - TOLERANCE_S && s.end <= sp.end + TOLERANCE_S)).toBe(true);
-    }
-    for (const sp of clip.speech) {
-      expect(out.segments.some((s) => Math.abs(s.start - sp.start) <= TOLERANCE_S)).toBe(true);
-      expect(out.segments.some((s) => Math.abs(s.end - sp.end) <= TOLERANCE_S)).toBe(true);
-    }
-  });
+  it.each(clips.map((c) => [c.name, c] as const))(
+    '%s: segments start and end within 150 ms of the true speech',
+    async (_name, clip) => {
+      const res = await postWav(base64Bytes(clip.wav), clip.contentType);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('X-Model')).toMatch(/^vad-silero@/);
+      const out = await json<VadOutput>(res);
+      expect(out.duration).toBeCloseTo(clip.seconds, 2);
+      expect(out.segments.length).toBeGreaterThan(0);
+      const first = clip.speech[0];
+      const last = clip.speech[clip.speech.length - 1];
+      if (first === undefined || last === undefined) throw new Error('clip without speech');
+      expect(Math.abs((out.segments[0]?.start ?? -1) - first.start)).toBeLessThanOrEqual(TOLERANCE_S);
+      expect(Math.abs((out.segments[out.segments.length - 1]?.end ?? -1) - last.end)).toBeLessThanOrEqual(TOLERANCE_S);
+      // Every segment lies over speech (give or take the tolerance), and every true span is covered at both ends.
+      for (const s of out.segments) {
+        expect(s.end).toBeGreaterThan(s.start);
+        expect(clip.speech.some((sp) => s.start >= sp.start - TOLERANCE_S && s.end <= sp.end + TOLERANCE_S)).toBe(true);
+      }
+      for (const sp of clip.speech) {
+        expect(out.segments.some((s) => Math.abs(s.start - sp.start) <= TOLERANCE_S)).toBe(true);
+        expect(out.segments.some((s) => Math.abs(s.end - sp.end) <= TOLERANCE_S)).toBe(true);
+      }
+    },
+  );
 
   it('answers the same for base64 in JSON as for the raw body, and caches it', async () => {
     const clip = clips[0];
@@ -149,7 +156,11 @@ describe('vad-silero refusals', () => {
   });
 
   it('is in the catalogue with its source package and the reason for its quantization', async () => {
-    const card = await json<{ task: string; source: { package: string; path: string }; quantization: { type: string; reason: string } }>(await call('/v1/models/vad-silero'));
+    const card = await json<{
+      task: string;
+      source: { package: string; path: string };
+      quantization: { type: string; reason: string };
+    }>(await call('/v1/models/vad-silero'));
     expect(card.task).toBe('voice-activity-detection');
     expect(card.source.package).toBe('@ricky0123/vad-web');
     expect(card.source.path).toMatch(/16 kHz branch inlined/);

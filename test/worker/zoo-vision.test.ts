@@ -20,7 +20,11 @@ const IRIS = '/v1/models/iris-tree/predict';
 beforeAll(seedModels);
 
 function raw(path: string, bytes: Uint8Array, contentType: string): Promise<Response> {
-  return call(path, { method: 'POST', headers: { 'content-type': contentType, 'cache-control': 'no-store' }, body: bytes });
+  return call(path, {
+    method: 'POST',
+    headers: { 'content-type': contentType, 'cache-control': 'no-store' },
+    body: bytes,
+  });
 }
 
 /** Top labels for a list of base64 images, sent as JSON batches. */
@@ -35,7 +39,8 @@ async function classify(path: string, images: string[], batch = 50): Promise<str
   return out;
 }
 
-const accuracy = (predicted: string[], labels: string[]): number => predicted.filter((p, i) => p === labels[i]).length / labels.length;
+const accuracy = (predicted: string[], labels: string[]): number =>
+  predicted.filter((p, i) => p === labels[i]).length / labels.length;
 
 describe('catalogue', () => {
   it('lists the zoo models with licence, source package, size, quantization, accuracy and edge latency', async () => {
@@ -60,15 +65,39 @@ describe('digits-mnist', () => {
   const labels = vision.digits.map((d) => d.label);
 
   it('reads held-out digits as PNG, white on black and black on white, with ≥ 0.95 accuracy', async () => {
-    const plain = accuracy(await classify(DIGITS, vision.digits.map((d) => d.png)), labels);
-    const inverted = accuracy(await classify(DIGITS, vision.digits.map((d) => d.pngInverted)), labels);
+    const plain = accuracy(
+      await classify(
+        DIGITS,
+        vision.digits.map((d) => d.png),
+      ),
+      labels,
+    );
+    const inverted = accuracy(
+      await classify(
+        DIGITS,
+        vision.digits.map((d) => d.pngInverted),
+      ),
+      labels,
+    );
     expect(plain).toBeGreaterThanOrEqual(0.95);
     expect(inverted).toBeGreaterThanOrEqual(0.95);
   });
 
   it('reads enlarged held-out digits as JPEG in both polarities with ≥ 0.95 accuracy', async () => {
-    const plain = accuracy(await classify(DIGITS, vision.digits.map((d) => d.jpeg)), labels);
-    const inverted = accuracy(await classify(DIGITS, vision.digits.map((d) => d.jpegInverted)), labels);
+    const plain = accuracy(
+      await classify(
+        DIGITS,
+        vision.digits.map((d) => d.jpeg),
+      ),
+      labels,
+    );
+    const inverted = accuracy(
+      await classify(
+        DIGITS,
+        vision.digits.map((d) => d.jpegInverted),
+      ),
+      labels,
+    );
     expect(plain).toBeGreaterThanOrEqual(0.95);
     expect(inverted).toBeGreaterThanOrEqual(0.95);
   });
@@ -100,8 +129,17 @@ describe('digits-mnist', () => {
 
 describe('text-orientation', () => {
   it('labels rendered text lines upright (0) or rotated (180) with ≥ 0.90 accuracy', async () => {
-    const predicted = await classify(LINES, vision.lines.map((l) => l.png), 16);
-    expect(accuracy(predicted, vision.lines.map((l) => l.label))).toBeGreaterThanOrEqual(0.9);
+    const predicted = await classify(
+      LINES,
+      vision.lines.map((l) => l.png),
+      16,
+    );
+    expect(
+      accuracy(
+        predicted,
+        vision.lines.map((l) => l.label),
+      ),
+    ).toBeGreaterThanOrEqual(0.9);
   });
 });
 
@@ -118,7 +156,12 @@ describe('iris-tree', () => {
   });
 
   it('refuses a row of the wrong width with 422 naming the field', async () => {
-    const res = await postJson(IRIS, { inputs: [[5.1, 3.5, 1.4, 0.2], [5.1, 3.5, 1.4]] });
+    const res = await postJson(IRIS, {
+      inputs: [
+        [5.1, 3.5, 1.4, 0.2],
+        [5.1, 3.5, 1.4],
+      ],
+    });
     expect(res.status).toBe(422);
     const body = await json<ErrorJson>(res);
     expect(body.error.code).toBe('invalid_input');
