@@ -1,14 +1,29 @@
 /** @module Lint rules: typed rules that catch floating promises, `any` and non-null assertions, plus file-name and export style. */
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'build/', '.wrangler/', 'dist/', 'worker-configuration.d.ts', 'bench/results/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'build/',
+      '.wrangler/',
+      'dist/',
+      'worker-configuration.d.ts',
+      'bench/results/',
+      'public/vendor/',
+      'test/artifacts/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
     languageOptions: {
-      parserOptions: { project: ['./tsconfig.json', './tsconfig.node.json'], tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        project: ['./tsconfig.json', './tsconfig.node.json', './tsconfig.cli.json'],
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
@@ -47,6 +62,7 @@ export default tseslint.config(
       'vitest.config.ts',
       'test/global-setup.ts',
       'test/origin-setup.ts',
+      'test/e2e/stack-setup.ts',
       'eslint.config.js',
       'origin/server.ts',
     ],
@@ -59,5 +75,11 @@ export default tseslint.config(
   // Ambient declarations describe modules whose shape is a default export.
   { files: ['**/*.d.ts'], rules: { 'no-restricted-syntax': 'off' } },
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
-  { files: ['scripts/**/*.mjs'], languageOptions: { globals: { console: 'readonly', process: 'readonly' } } },
+  { files: ['scripts/**/*.mjs', 'bin/**/*.mjs'], languageOptions: { globals: globals.node } },
+  // The static pages (playground, API reference): plain browser scripts, no build step.
+  {
+    files: ['public/**/*.js'],
+    ignores: ['public/vendor/**'],
+    languageOptions: { globals: globals.browser, sourceType: 'module' },
+  },
 );

@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // Every request writes a JSON log line; show captured output only for tests that fail.
+    silent: 'passed-only',
     // Models first (built and provided), then the origin that serves them for the edge → origin tests.
     globalSetup: ['./test/global-setup.ts', './test/origin-setup.ts'],
     projects: [
@@ -14,7 +16,36 @@ export default defineConfig({
             miniflare: {
               // Small, explicit limits so the limit tests stay cheap; the rest is wrangler.toml.
               // No origin by default, so edge tests stay on the edge; origin tests pass their own ORIGIN_URL.
-              bindings: { MAX_BODY_BYTES: '1048576', MAX_BATCH: '64', MAX_TEXT_CHARS: '2000', ORIGIN_URL: '' },
+              bindings: {
+                MAX_BODY_BYTES: '1048576',
+                MAX_BATCH: '64',
+                MAX_TEXT_CHARS: '2000',
+                ORIGIN_URL: '',
+                // wrangler.toml's tiers plus two for tests: `bulk` for files that send hundreds of requests with one
+                // key, `tight` (3 per 10 s) for the 429-and-recovery test. Same shape as production's.
+                RATE_LIMIT_TIERS: JSON.stringify({
+                  default: { binding: 'RATE_LIMIT_DEFAULT', limit: 600, period: 60 },
+                  high: { binding: 'RATE_LIMIT_HIGH', limit: 6000, period: 60 },
+                  ip: { binding: 'RATE_LIMIT_IP', limit: 120, period: 60 },
+                  bulk: { binding: 'RATE_LIMIT_TEST_BULK', limit: 100000, period: 60 },
+                  tight: { binding: 'RATE_LIMIT_TEST_TIGHT', limit: 3, period: 10 },
+                }),
+              },
+              // A real miniflare Service Binding to the origin process test/origin-setup.ts starts (its URL is known only
+              // then, so the binding reads it per call). Named apart from ORIGIN so edge-only tests keep no origin;
+              // test/worker/origin.test.ts binds it as ORIGIN.
+              serviceBindings: {
+                ORIGIN_SERVICE_TEST: async (request: Request) => {
+                  const base = process.env['EDGE_TEST_ORIGIN_URL'];
+                  if (base === undefined) return new Response('origin not started', { status: 503 });
+                  const url = new URL(request.url);
+                  return fetch(new Request(`${base}${url.pathname}${url.search}`, request));
+                },
+              },
+              ratelimits: {
+                RATE_LIMIT_TEST_BULK: { simple: { limit: 100000, period: 60 } },
+                RATE_LIMIT_TEST_TIGHT: { simple: { limit: 3, period: 10 } },
+              },
             },
           }),
         ],
@@ -24,6 +55,21 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },
+      },
+      {
+        test: {
+          // The stack as `npm start` runs it (wrangler dev + origin), started once for these files.
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['./test/e2e/stack-setup.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        // The CLI's own helpers (no server): argument handling, key resolution, formatting.
+        test: { name: 'cli', include: ['test/cli/**/*.test.ts'], environment: 'node' },
       },
       {
         test: {

@@ -1,9 +1,15 @@
 /**
  * @module A bench-only Worker (never deployed): times `session.run` inside workerd with the product's own
  * runtime module (POST /run: a model and feeds), and the product app's own request path in-process with real
- * local R2/KV bindings (POST /seed, then POST /app), which separates the app's overhead from the HTTP hop.
+ * local R2/KV/Rate Limiting bindings (POST /seed, then POST /app), which separates the app's overhead from the HTTP
+ * hop. `/app` times either the real app or the same app with a fixed key and no limiter, for the cost of auth +
+ * rate limiting.
  */
+import type { MiddlewareHandler } from 'hono';
+import { KeyStore, type KeyRecord } from '../src/auth/keys.js';
+import { createEdgeApp } from '../src/app.js';
 import { app } from '../src/index.js';
+import type { AppEnv } from '../src/routes/services.js';
 import { createSession, runtimeInfo, type EdgeSession } from '../src/inference/runtime.js';
 import type { Feeds, TensorData } from '../src/tasks/tensor.js';
 import { blockMeans } from './timing.js';
@@ -16,6 +22,24 @@ interface BenchFeed {
 }
 
 const sessions = new Map<string, EdgeSession>();
+
+/** The key the no-auth variant pretends every request carries (no header parsing, no hash, no KV, no limiter). */
+const FIXED_KEY: KeyRecord = {
+  id: 'key_bench',
+  name: 'bench',
+  hint: 'ei_dev_bench',
+  scopes: { models: ['*'], admin: true },
+  tier: 'default',
+  created_at: new Date(0).toISOString(),
+};
+const fixedKey: MiddlewareHandler<AppEnv> = async (c, next) => {
+  c.set('apiKey', FIXED_KEY);
+  await next();
+};
+const noLimit: MiddlewareHandler<AppEnv> = async (_c, next) => {
+  await next();
+};
+const appWithoutAuth = createEdgeApp({ authenticate: fixedKey, limitKey: noLimit });
 
 async function digest(bytes: Uint8Array): Promise<string> {
   const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
@@ -36,17 +60,19 @@ function toFeeds(feeds: BenchFeed[]): Feeds {
 
 /** The product app, called in-process with this Worker's real (local) R2 and KV bindings: no HTTP hop. */
 async function timeApp(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
-  const { path, method, headers, body, iterations, warmup } = await request.json<{
+  const { path, method, headers, body, iterations, warmup, variant } = await request.json<{
     path: string;
     method: string;
     headers: Record<string, string>;
     body?: string;
     iterations: number;
     warmup: number;
+    variant?: 'full' | 'no-auth';
   }>();
   let status = 0;
+  const target = variant === 'no-auth' ? appWithoutAuth : app;
   const call = async (): Promise<void> => {
-    const res = await app.fetch(
+    const res = await target.fetch(
       new Request(`http://bench${path}`, { method, headers, ...(body === undefined ? {} : { body }) }),
       env,
       ctx,
@@ -58,10 +84,21 @@ async function timeApp(request: Request, env: Env, ctx: ExecutionContext): Promi
   return Response.json({ times, block, status });
 }
 
-/** Seeds this Worker's local R2 bucket (key → bytes) so the in-process app finds its models. */
+/**
+ * Seeds this Worker's local R2 bucket (key → bytes) so the in-process app finds its models, and `api_key` (a
+ * string field) as a real key record in AUTH.
+ */
 async function seed(request: Request, env: Env): Promise<Response> {
   const form = await request.formData();
   let n = 0;
+  const apiKey = form.get('api_key');
+  if (typeof apiKey === 'string') {
+    await new KeyStore(env.AUTH, { ttlMs: 30_000 }).insert(apiKey, {
+      name: 'bench',
+      scopes: { models: ['*'], admin: false },
+      tier: 'default',
+    });
+  }
   for (const [key, value] of form.entries()) {
     if (!(value instanceof File)) continue;
     await env.MODELS.put(key, await value.arrayBuffer());

@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { readBuiltModels } from '../scripts/model-store.js';
+import { localKey } from '../scripts/dev-key.js';
 import { seedLocal } from '../scripts/seed.js';
+import { generateSecret } from '../src/auth/keys.js';
 import { ManifestSchema, type Manifest } from '../src/storage/manifest.js';
 import { sparseBatch, TextFeatureConfigSchema } from '../src/tasks/text-features.js';
 import { fetchRetry, startWrangler, summarize, table, timeBlocks, type Summary } from './harness.js';
@@ -109,6 +111,8 @@ async function timeAppInProcess(
     new Blob([readFileSync(join(dir, manifest.model_file))]),
     manifest.model_file,
   );
+  const apiKey = generateSecret();
+  form.set('api_key', apiKey);
   const seeded = await fetchRetry(`${url}/seed`, { method: 'POST', body: form });
   if (!seeded.ok) throw new Error(`bench worker seed: ${seeded.status} ${await seeded.text()}`);
   const time = async (
@@ -116,25 +120,38 @@ async function timeAppInProcess(
     method: string,
     headers: Record<string, string>,
     body?: string,
+    variant: 'full' | 'no-auth' = 'full',
   ): Promise<Summary> => {
     const res = await fetchRetry(`${url}/app`, {
       method: 'POST',
-      body: JSON.stringify({ path, method, headers, body, iterations: ITER, warmup: WARMUP }),
+      body: JSON.stringify({ path, method, headers, body, iterations: ITER, warmup: WARMUP, variant }),
     });
     const out = (await res.json()) as { times: number[]; status: number };
     if (out.status !== 200) throw new Error(`in-process ${method} ${path} answered ${out.status}`);
     return summarize(out.times);
   };
   const predict = `/v1/models/${manifest.id}/predict`;
-  const json = { 'content-type': 'application/json' };
+  const json = { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` };
   const body = JSON.stringify({ inputs: text });
   const live = await time('/v2/health/live', 'GET', {});
   const bypass = await time(predict, 'POST', { ...json, 'cache-control': 'no-store' }, body);
-  const hit = await time(predict, 'POST', json, body);
+  // Auth + rate limit on a HIT: the real app against the same app with a fixed key and no limiter, interleaved
+  // in rounds so drift on a shared machine hits both alike; the difference of the medians is the cost.
+  const hits: Summary[] = [];
+  const bare: Summary[] = [];
+  for (let round = 0; round < 3; round++) {
+    hits.push(await time(predict, 'POST', json, body));
+    bare.push(await time(predict, 'POST', json, body, 'no-auth'));
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+  const hit = { p50: median(hits.map((h) => h.p50)), p99: median(hits.map((h) => h.p99)) };
+  const noAuth = { p50: median(bare.map((h) => h.p50)), p99: median(bare.map((h) => h.p99)) };
   return [
     ['GET /v2/health/live', live.p50, live.p99, 'n/a'],
     ['predict, no-store (BYPASS)', bypass.p50, bypass.p99, bypass.p50 - live.p50],
-    ['predict, cache HIT (same input)', hit.p50, hit.p99, hit.p50 - live.p50],
+    ['predict, cache HIT (same input), API key + rate limit', hit.p50, hit.p99, hit.p50 - live.p50],
+    ['predict, cache HIT, fixed key, no limiter', noAuth.p50, noAuth.p99, noAuth.p50 - live.p50],
+    ['cost of auth + rate limit on a HIT (difference of p50s)', hit.p50 - noAuth.p50, 'n/a', 'goal ≤ 0.1'],
   ];
 }
 
@@ -226,16 +243,19 @@ export async function benchEdge(): Promise<unknown> {
   );
 
   await seedLocal();
+  // The `high` tier (6,000 a minute): the loops below send about 800 requests in a few seconds.
+  const key = await localKey('high');
   const app = await startWrangler('wrangler.toml', '/v2/health/live');
   let httpTable;
   try {
     const text = (i: number): string => heldout[i % heldout.length]?.text ?? '';
-    await httpLoop(app.url, 20, (i) => ({ inputs: `warm ${i}` }), { 'cache-control': 'no-store' });
+    const auth = { authorization: `Bearer ${key}` };
+    await httpLoop(app.url, 20, (i) => ({ inputs: `warm ${i}` }), { ...auth, 'cache-control': 'no-store' });
     const n = Math.min(200, ITER);
     const nonce = Date.now();
-    const miss = await httpLoop(app.url, n, (i) => ({ inputs: `${text(i)} ${nonce}-${i}` }));
-    const hit = await httpLoop(app.url, n, () => ({ inputs: `${text(0)} ${nonce}-0` }));
-    const bypass = await httpLoop(app.url, n, (i) => ({ inputs: text(i) }), { 'cache-control': 'no-store' });
+    const miss = await httpLoop(app.url, n, (i) => ({ inputs: `${text(i)} ${nonce}-${i}` }), auth);
+    const hit = await httpLoop(app.url, n, () => ({ inputs: `${text(0)} ${nonce}-0` }), auth);
+    const bypass = await httpLoop(app.url, n, (i) => ({ inputs: text(i) }), { ...auth, 'cache-control': 'no-store' });
     // The floor: wrangler dev's own proxying plus Node's fetch, on a route that does no work.
     const floorTimes: number[] = [];
     for (let i = 0; i < n; i++) {

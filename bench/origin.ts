@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUILD_DIR } from '../scripts/model-store.js';
+import { localKey } from '../scripts/dev-key.js';
 import { seedLocal } from '../scripts/seed.js';
 import { spawnOrigin, waitReady, type SpawnedOrigin } from '../origin/spawn.js';
 import { CircuitBreaker } from '../src/routing/breaker.js';
@@ -144,6 +145,7 @@ export async function benchOrigin(): Promise<OriginBenchResult> {
 
     // Origin p50 vs edge p50 for the same predict request (cache bypassed), one at a time.
     await seedLocal();
+    const key = await localKey('high');
     edge = await startWrangler('wrangler.toml', '/v2/health/live', [
       '--var',
       `ORIGIN_URL:${batched.url}`,
@@ -155,7 +157,12 @@ export async function benchOrigin(): Promise<OriginBenchResult> {
     const viaEdge = (placement: string) => (): Promise<Response> =>
       fetch(`${edgeUrl}/v1/models/sentiment-en/predict`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-placement': placement },
+        headers: {
+          'content-type': 'application/json',
+          'cache-control': 'no-store',
+          'x-placement': placement,
+          authorization: `Bearer ${key}`,
+        },
         body,
       });
     const latency: Record<string, Summary> = {

@@ -4,6 +4,7 @@
  * has waited `maxQueueDelayMs`, then split back row for row. A full queue refuses at once (the HTTP layer answers
  * 429). A failing batch is re-run request by request, so one bad request fails alone.
  */
+import { ServiceError } from '../src/lib/errors.js';
 import type { Feeds, ModelRunner, Outputs, TensorData } from '../src/tasks/tensor.js';
 
 export interface BatcherOptions {
@@ -26,9 +27,12 @@ export interface BatcherOptions {
   onQueueDepth?: (depth: number) => void;
 }
 
-export class QueueFullError extends Error {
+/** The batch queue is full: a 429 for the caller (the edge then tries its own isolate, where the model may run). */
+export class QueueFullError extends ServiceError {
   constructor(readonly retryAfterS: number) {
-    super('the batch queue is full');
+    super(429, 'rate_limited', 'The origin is at capacity for this model; retry shortly.', {
+      headers: { 'Retry-After': String(retryAfterS) },
+    });
     this.name = 'QueueFullError';
   }
 }

@@ -1,10 +1,11 @@
-/** @module The origin's Prometheus metrics (prom-client): requests, latency, batch sizes, queue depth, model runs. */
+/**
+ * @module The origin's Prometheus metrics (prom-client): batch sizes, queue depth, model runs and process defaults.
+ * HTTP request counts and latency come from @hono/prometheus on the same registry (origin/app.ts).
+ */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface OriginMetrics {
   registry: Registry;
-  requests: Counter<'method' | 'route' | 'status'>;
-  requestSeconds: Histogram<'route'>;
   batchRows: Histogram<'model'>;
   batchRequests: Histogram<'model'>;
   queueDepth: Gauge<'model'>;
@@ -20,19 +21,6 @@ export function createMetrics(): OriginMetrics {
   const sizes = [1, 2, 4, 8, 16, 32, 64, 128, 256];
   return {
     registry,
-    requests: new Counter({
-      name: 'origin_http_requests_total',
-      help: 'HTTP requests by route and status.',
-      labelNames: ['method', 'route', 'status'],
-      registers: [registry],
-    }),
-    requestSeconds: new Histogram({
-      name: 'origin_http_request_duration_seconds',
-      help: 'HTTP request latency by route.',
-      labelNames: ['route'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers: [registry],
-    }),
     batchRows: new Histogram({
       name: 'origin_batch_rows',
       help: 'Rows (dim 0) per model run.',

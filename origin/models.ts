@@ -2,7 +2,7 @@
  * @module The origin's loaded models: one onnxruntime-node session and one dynamic batcher per `id@version`,
  * loaded once (concurrent first requests share the load) from sha256-checked bytes of the shared registry.
  */
-import { ApiError, modelUnavailable } from '../src/lib/errors.js';
+import { ServiceError, modelUnavailable } from '../src/lib/errors.js';
 import type { Manifest, TensorSpec } from '../src/storage/manifest.js';
 import type { ModelRegistry } from '../src/storage/registry.js';
 import { DynamicBatcher } from './batcher.js';
@@ -72,7 +72,7 @@ export class ModelPool {
     try {
       session = await createOriginSession(bytes, this.runtime);
     } catch (err) {
-      if (err instanceof ApiError) throw err;
+      if (err instanceof ServiceError) throw err;
       console.error(JSON.stringify({ msg: 'session creation failed', model: key, err: String(err) }));
       throw modelUnavailable(`Model '${key}' is unavailable right now.`);
     }

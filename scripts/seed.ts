@@ -12,7 +12,7 @@ import { getPlatformProxy } from 'wrangler';
 import { ManifestSchema, r2Keys } from '../src/storage/manifest.js';
 import { readBuiltModels } from './model-store.js';
 
-interface SeedBucket {
+export interface SeedBucket {
   head(key: string): Promise<{ customMetadata?: Record<string, string> } | null>;
   put(
     key: string,
@@ -37,45 +37,46 @@ async function putIfChanged(
   return true;
 }
 
-export async function seedLocal(): Promise<{ written: number; skipped: number }> {
-  const proxy = await getPlatformProxy<{ MODELS: SeedBucket }>({ persist: true });
+/** Copies every built model into a bucket (files, manifest, then `latest`), skipping what is already there. */
+export async function seedBucket(bucket: SeedBucket): Promise<{ written: number; skipped: number }> {
   let written = 0;
   let skipped = 0;
-  try {
-    for (const model of readBuiltModels()) {
-      const manifest = ManifestSchema.parse(JSON.parse(model.manifestText));
-      // Files first, manifest next, `latest` last: a reader never sees a pointer to something half-written.
-      for (const file of manifest.files) {
-        // A plain Uint8Array: the platform proxy's serialiser refuses Node's Buffer subclass.
-        const bytes = new Uint8Array(readFileSync(join(model.dir, file.name)));
-        if (
-          await putIfChanged(
-            proxy.env.MODELS,
-            r2Keys.file(manifest.id, manifest.version, file.name),
-            bytes,
-            'application/octet-stream',
-          )
-        )
-          written++;
-        else skipped++;
-      }
+  for (const model of readBuiltModels()) {
+    const manifest = ManifestSchema.parse(JSON.parse(model.manifestText));
+    // Files first, manifest next, `latest` last: a reader never sees a pointer to something half-written.
+    for (const file of manifest.files) {
+      // A plain Uint8Array: the platform proxy's serialiser refuses Node's Buffer subclass.
+      const bytes = new Uint8Array(readFileSync(join(model.dir, file.name)));
       if (
         await putIfChanged(
-          proxy.env.MODELS,
-          r2Keys.manifest(manifest.id, manifest.version),
-          model.manifestText,
-          'application/json',
+          bucket,
+          r2Keys.file(manifest.id, manifest.version, file.name),
+          bytes,
+          'application/octet-stream',
         )
       )
         written++;
       else skipped++;
-      if (await putIfChanged(proxy.env.MODELS, r2Keys.latest(manifest.id), manifest.version, 'text/plain')) written++;
-      else skipped++;
     }
+    if (
+      await putIfChanged(bucket, r2Keys.manifest(manifest.id, manifest.version), model.manifestText, 'application/json')
+    )
+      written++;
+    else skipped++;
+    if (await putIfChanged(bucket, r2Keys.latest(manifest.id), manifest.version, 'text/plain')) written++;
+    else skipped++;
+  }
+  return { written, skipped };
+}
+
+/** The local bucket `wrangler dev` serves from (miniflare state under .wrangler/state), through wrangler's proxy. */
+export async function seedLocal(): Promise<{ written: number; skipped: number }> {
+  const proxy = await getPlatformProxy<{ MODELS: SeedBucket }>({ persist: true });
+  try {
+    return await seedBucket(proxy.env.MODELS);
   } finally {
     await proxy.dispose();
   }
-  return { written, skipped };
 }
 
 /** The real bucket, through wrangler (which holds the account's credentials). */

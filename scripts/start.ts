@@ -1,17 +1,25 @@
 /**
- * @module `npm start`: build the models (cached), seed the local R2 (idempotent), then run the Worker on :8787
- * (wrangler dev, local mode) and the origin on :8788, and print one working curl example.
+ * @module `npm start`: build the models (cached), seed the local R2 (idempotent) and the development API key (kept in
+ * `.dev.vars`), then run the Worker on :8787 (wrangler dev, local mode) and the origin on :8788, and print one
+ * working curl example with that key.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { seedLocal } from './seed.js';
+import { getPlatformProxy } from 'wrangler';
+import type { KeyKv } from '../src/auth/keys.js';
+import { DEV_KEY_VAR, DEV_VARS, ensureDevKey } from './dev-key.js';
+import { seedBucket, type SeedBucket } from './seed.js';
 
 const WORKER_PORT = Number(process.env['PORT'] ?? 8787);
 const ORIGIN_PORT = Number(process.env['ORIGIN_PORT'] ?? 8788);
 // The edge and the origin share one secret; without one set, a fresh random one per run (never a default in git).
 const ORIGIN_SECRET = process.env['ORIGIN_SECRET'] || randomBytes(24).toString('base64url');
 const hasOrigin = existsSync('origin/server.ts');
+// Where local R2/KV state lives (default .wrangler/state, as plain `wrangler dev`) and which file holds the dev key;
+// tests point both at temporary places so they never touch a developer's own stack.
+const STATE_DIR = process.env['EDGE_INFER_STATE_DIR'] || '.wrangler/state';
+const DEV_VARS_FILE = process.env['EDGE_INFER_DEV_VARS'] || DEV_VARS;
 // The Worker finds the origin through vars (the secret as a var only here, locally; in production it is a secret).
 const originVars = hasOrigin
   ? ['--var', `ORIGIN_URL:http://127.0.0.1:${ORIGIN_PORT}`, '--var', `ORIGIN_SECRET:${ORIGIN_SECRET}`]
@@ -37,7 +45,11 @@ async function waitFor(url: string, child: ChildProcess, timeoutMs: number): Pro
 }
 
 run(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'scripts/models.ts', 'build']);
-const seeded = await seedLocal();
+// One platform proxy over the same local state `wrangler dev` will read: models into R2, the dev key into KV.
+const proxy = await getPlatformProxy<{ MODELS: SeedBucket; AUTH: KeyKv }>({ persist: { path: `${STATE_DIR}/v3` } });
+const seeded = await seedBucket(proxy.env.MODELS);
+const devKey = await ensureDevKey(proxy.env.AUTH, DEV_VARS_FILE);
+await proxy.dispose();
 console.log(`local R2 seeded: ${seeded.written} written, ${seeded.skipped} unchanged`);
 
 const children: ChildProcess[] = [];
@@ -52,6 +64,8 @@ const worker = spawn(
     '--ip',
     '127.0.0.1',
     '--show-interactive-dev-session=false',
+    '--persist-to',
+    STATE_DIR,
     ...originVars,
   ],
   {
@@ -81,7 +95,14 @@ for (const c of children)
   });
 
 if (await waitFor(`http://127.0.0.1:${WORKER_PORT}/v2/health/live`, worker, 120_000)) {
+  const base = `http://127.0.0.1:${WORKER_PORT}`;
   console.log(
-    `\nready: curl -s http://127.0.0.1:${WORKER_PORT}/v1/models/sentiment-en/predict -H 'content-type: application/json' -d '{"inputs":"What a wonderful little phone, I love it."}'\n`,
+    [
+      '',
+      `development API key (admin, every model; also in ${DEV_VARS_FILE} as ${DEV_KEY_VAR}): ${devKey.secret}`,
+      `playground: ${base}/   API reference: ${base}/docs`,
+      `ready: curl -s ${base}/v1/models/sentiment-en/predict -H 'authorization: Bearer ${devKey.secret}' -H 'content-type: application/json' -d '{"inputs":"What a wonderful little phone, I love it."}'`,
+      '',
+    ].join('\n'),
   );
 }

@@ -33,6 +33,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   const origin = await spawnOrigin({ env: { MODEL_STORE: store } });
   await waitReady(origin);
+  // For the Service Binding declared in vitest.config.ts, which runs in this process.
+  process.env['EDGE_TEST_ORIGIN_URL'] = origin.url;
   project.provide('origin', {
     url: origin.url,
     secret: origin.secret,

@@ -1,6 +1,6 @@
 /** @module The edge's model runner: the isolate's session cache fed from the R2 registry. */
 import { DEFAULT_SESSION_BUDGET } from '../lib/config.js';
-import { ApiError, modelUnavailable } from '../lib/errors.js';
+import { ServiceError, modelUnavailable } from '../lib/errors.js';
 import type { Manifest } from '../storage/manifest.js';
 import type { ModelRegistry } from '../storage/registry.js';
 import { createSession } from './runtime.js';
@@ -31,7 +31,7 @@ export async function edgeSession(
   } catch (err) {
     if (err instanceof ModelTooLargeError)
       throw modelUnavailable(`Model '${key}' is too large for the edge session budget.`);
-    if (err instanceof ApiError) throw err;
+    if (err instanceof ServiceError) throw err;
     // Bytes that pass sha256 but that ORT refuses: a broken build, not a client error; never cached.
     console.error(JSON.stringify({ msg: 'session creation failed', model: key, err: String(err) }));
     throw modelUnavailable(`Model '${key}' is unavailable right now.`);

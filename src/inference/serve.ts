@@ -29,15 +29,23 @@ export interface ServeDeps {
  */
 const inflight = new Map<string, Promise<ServeResult>>();
 
+/** What a cache entry is addressed by, besides the model version. */
+export interface CacheAddress {
+  /** The API surface (the same input answers differently per surface). */
+  surface: string;
+  /** Whose entry: an API key's partition, or `shared` (see `cachePartition`). Coalescing follows it. */
+  partition: string;
+  input: unknown;
+}
+
 export async function serve(
   manifest: Manifest,
-  surface: string,
-  cacheInput: unknown,
+  address: CacheAddress,
   noStore: boolean,
   deps: ServeDeps,
   compute: (timings: Record<string, number>) => Promise<Computed>,
 ): Promise<ServeResult> {
-  const key = await resultCacheKey(manifest, surface, cacheInput);
+  const key = await resultCacheKey(manifest, address);
   // `no-store` requests never touch KV, so they share flights only with each other.
   const flightKey = noStore ? `${key}:no-store` : key;
   const joined = inflight.get(flightKey);

@@ -1,7 +1,32 @@
-/** @module Configuration from `wrangler.toml` vars (strings) into numbers with defaults and bounds. */
+/** @module Configuration from `wrangler.toml` vars (strings) into typed settings with defaults and bounds. */
+import { z } from 'zod';
 
 /** Model bytes kept as live sessions per isolate when `SESSION_CACHE_BYTES` is unset. */
 export const DEFAULT_SESSION_BUDGET = 64 * 1024 * 1024;
+
+/** One rate-limit tier: the Rate Limiting binding that enforces it, and the numbers it was declared with. */
+export interface RateLimitTier {
+  /** Name of a `[[ratelimits]]` binding in wrangler.toml. */
+  binding: string;
+  /** Mirrors the binding's `simple.limit` and `simple.period`, for the `RateLimit-*` headers and `Retry-After`. */
+  limit: number;
+  period: 10 | 60;
+}
+
+const TierSchema = z.object({
+  binding: z.string().regex(/^[A-Z][A-Z0-9_]*$/),
+  limit: z.number().int().positive(),
+  period: z.union([z.literal(10), z.literal(60)]),
+});
+const TiersSchema = z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), TierSchema);
+
+/** The tiers wrangler.toml declares; used when `RATE_LIMIT_TIERS` is unset or invalid. */
+export const DEFAULT_TIERS: Record<string, RateLimitTier> = {
+  default: { binding: 'RATE_LIMIT_DEFAULT', limit: 600, period: 60 },
+  high: { binding: 'RATE_LIMIT_HIGH', limit: 6000, period: 60 },
+  ip: { binding: 'RATE_LIMIT_IP', limit: 120, period: 60 },
+};
+const DEFAULT_IP_TIER: RateLimitTier = { binding: 'RATE_LIMIT_IP', limit: 120, period: 60 };
 
 export interface Config {
   sessionCacheBytes: number;
@@ -9,14 +34,26 @@ export interface Config {
   maxBodyBytes: number;
   maxBatch: number;
   maxTextChars: number;
+  /** How long an isolate trusts a key record (or a key's absence) read from KV. */
+  authCacheTtlMs: number;
+  /** Per-key tiers by name (a key's record names one). */
+  rateLimitTiers: Record<string, RateLimitTier>;
+  /** The per-IP limit on routes that take no key (health, the API document): the `ip` tier. */
+  ipRateLimit: RateLimitTier;
+  /** Origins allowed by CORS: empty is off, `*` is any. */
+  corsOrigins: string[];
 }
 
+/** The vars `readConfig` reads; `Env` (from `wrangler types`) satisfies it. */
 export interface ConfigVars {
   SESSION_CACHE_BYTES?: string;
   MANIFEST_TTL_SECONDS?: string;
   MAX_BODY_BYTES?: string;
   MAX_BATCH?: string;
   MAX_TEXT_CHARS?: string;
+  AUTH_CACHE_TTL_SECONDS?: string;
+  RATE_LIMIT_TIERS?: string;
+  CORS_ORIGINS?: string;
 }
 
 /** An integer setting from a string var (wrangler var or process env); a missing or bad value keeps the default. */
@@ -26,12 +63,31 @@ export function intVar(value: string | undefined, fallback: number, min: number)
   return Number.isInteger(n) && n >= min ? n : fallback;
 }
 
+/** `RATE_LIMIT_TIERS` as JSON `{ "<tier>": { binding, limit, period } }`; a bad value is logged and the default used. */
+export function parseTiers(value: string | undefined): Record<string, RateLimitTier> {
+  if (value === undefined || value.trim() === '') return DEFAULT_TIERS;
+  try {
+    const parsed = TiersSchema.safeParse(JSON.parse(value));
+    if (parsed.success && parsed.data['default'] !== undefined) return parsed.data;
+  } catch {
+    // fall through to the log line
+  }
+  console.error(JSON.stringify({ msg: 'RATE_LIMIT_TIERS is invalid (needs a "default" tier); using the defaults' }));
+  return DEFAULT_TIERS;
+}
+
 export function readConfig(vars: ConfigVars): Config {
+  const cors = (vars.CORS_ORIGINS ?? '').trim();
+  const tiers = parseTiers(vars.RATE_LIMIT_TIERS);
   return {
     sessionCacheBytes: intVar(vars.SESSION_CACHE_BYTES, DEFAULT_SESSION_BUDGET, 1),
     manifestTtlMs: intVar(vars.MANIFEST_TTL_SECONDS, 30, 0) * 1000,
     maxBodyBytes: intVar(vars.MAX_BODY_BYTES, 1024 * 1024, 1),
     maxBatch: intVar(vars.MAX_BATCH, 64, 1),
     maxTextChars: intVar(vars.MAX_TEXT_CHARS, 4096, 1),
+    authCacheTtlMs: intVar(vars.AUTH_CACHE_TTL_SECONDS, 30, 0) * 1000,
+    rateLimitTiers: tiers,
+    ipRateLimit: tiers['ip'] ?? DEFAULT_IP_TIER,
+    corsOrigins: cors === '' ? [] : cors.split(',').map((o) => o.trim()),
   };
 }

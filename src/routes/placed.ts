@@ -1,17 +1,27 @@
 /**
- * @module One prediction's path once its input is parsed, shared by the task API, the OpenAI embeddings API and
- * KServe infer: placement → KV cache and coalescing → the edge or the origin (with fallback) → the answer's headers.
+ * @module The edge's serving path once a request is parsed, shared by the task API, KServe infer and the OpenAI
+ * embeddings API: placement → KV cache and coalescing (partitioned per API key) → the edge or the origin (with
+ * fallback) → the answer's headers. `edgeServing` is the edge's implementation of the routes' `Serving`.
  */
 import type { Context } from 'hono';
+import { scopeAllows } from '../auth/keys.js';
 import { edgeSession } from '../inference/edge.js';
+import { runtimeInfo } from '../inference/runtime.js';
 import { serve, type ServeResult } from '../inference/serve.js';
+import { ServiceError } from '../lib/errors.js';
+import { assertCanCall, currentKey } from '../middleware/api-keys.js';
 import { dispatch, placementReason, type DispatchNote, type DispatchWays } from '../routing/dispatch.js';
 import { originClient } from '../routing/origin-client.js';
 import { decidePlacement, type PlacementDecision } from '../routing/placement.js';
 import type { Manifest } from '../storage/manifest.js';
 import type { ModelRegistry } from '../storage/registry.js';
+import { inferCacheInput, inferResponse, runInfer } from '../tasks/kserve.js';
 import { runTask, type RequestSize, type StageTimings, type TaskContext, type TaskModule } from '../tasks/task.js';
+import { serverTiming, type InferAnswer, type Serving } from './serving.js';
 import { services, type AppEnv } from './services.js';
+
+/** Tensor elements per infer request at the edge: bounds the memory a request can claim inside a 128 MB isolate. */
+const MAX_INFER_ELEMENTS = 4 * 1024 * 1024;
 
 /** `Cache-Control: no-store` on the request bypasses the result cache both ways. */
 export function wantsNoStore(c: Context<AppEnv>): boolean {
@@ -28,13 +38,16 @@ export function predictionHeaders(c: Context<AppEnv>, manifest: Manifest, result
   c.header('X-Cache', result.cache);
   c.header('X-Placement', result.placement);
   c.header('X-Model', `${manifest.id}@${manifest.version}`);
-  c.header(
-    'Server-Timing',
-    Object.entries(result.timings)
-      .map(([name, ms]) => `${name};dur=${ms.toFixed(2)}`)
-      .join(', '),
-  );
+  c.header('Server-Timing', serverTiming(result.timings));
   if (result.cache === 'BYPASS') c.header('Cache-Control', 'no-store');
+}
+
+/**
+ * Whose results a request may see. By default each API key has its own partition, so `X-Cache: HIT` never tells one
+ * caller what another sent; a model whose manifest says `cache.shared: true` (public inputs) shares one.
+ */
+export function cachePartition(c: Context<AppEnv>, manifest: Manifest): string {
+  return manifest.cache.shared ? 'shared' : `key:${currentKey(c).id}`;
 }
 
 export interface Placed extends DispatchWays {
@@ -59,8 +72,7 @@ export async function servePlaced(c: Context<AppEnv>, manifest: Manifest, p: Pla
   const note: DispatchNote = {};
   const result = await serve(
     manifest,
-    p.surface,
-    p.cacheInput,
+    { surface: p.surface, partition: cachePartition(c, manifest), input: p.cacheInput },
     wantsNoStore(c),
     { cache, waitUntil: (w) => c.executionCtx.waitUntil(w) },
     (timings) => dispatch(decision, client, p, timings, note),
@@ -95,3 +107,81 @@ export function taskWays<P>(
     },
   };
 }
+
+/** The edge: keys and scopes, the partitioned KV cache, placement, onnxruntime-web sessions or the origin. */
+export const edgeServing: Serving<AppEnv> = {
+  name: 'edge-inference',
+  registry: (c) => services(c).registry,
+  limits: (c) => ({ ...services(c).config, maxInferElements: MAX_INFER_ELEMENTS }),
+  admit: (c, modelId) => assertCanCall(c, modelId),
+  lists: (c, manifest) => scopeAllows(currentKey(c).scopes, manifest.id),
+
+  async predict(c, manifest, { task, parsed, body }) {
+    const { registry } = services(c);
+    const ways = taskWays(registry, manifest, task, parsed, () =>
+      body.kind === 'json'
+        ? {
+            body: JSON.stringify({ inputs: body.inputs, parameters: body.parameters }),
+            contentType: 'application/json',
+          }
+        : { body: body.bytes, contentType: body.contentType },
+    );
+    const result = await servePlaced(c, manifest, {
+      ...ways,
+      size: task.size(parsed),
+      surface: 'predict',
+      cacheInput: task.cacheKeyInput(parsed),
+    });
+    return result.output;
+  },
+
+  async infer(c, manifest, parsed, request) {
+    const { registry } = services(c);
+    const max = manifest.edge_limits.max_batch;
+    const result = await servePlaced(c, manifest, {
+      size: { batch: parsed.batch },
+      surface: 'infer',
+      cacheInput: inferCacheInput(parsed),
+      admit: (decision) => {
+        // Pinned to the edge, so the edge's limit is the model's limit (under auto, bigger batches go to the origin).
+        if (decision.target === 'edge' && manifest.placement === 'edge' && max !== undefined && parsed.batch > max) {
+          throw new ServiceError(
+            422,
+            'invalid_input',
+            `inputs: at most ${max} rows per request for '${manifest.id}' (got ${parsed.batch}).`,
+          );
+        }
+      },
+      edge: async (t) => {
+        const stages: { fetch?: number } = {};
+        const session = await edgeSession(manifest, registry, stages);
+        const started = performance.now();
+        const outputs = await runInfer(session, parsed);
+        Object.assign(t, stages, { inference: performance.now() - started });
+        return inferResponse(manifest, parsed, outputs);
+      },
+      // The request's `id` stays here: the origin's answer is cached, and must not carry it.
+      origin: (origin) =>
+        origin.post(
+          `/v2/models/${manifest.id}/versions/${manifest.version}/infer`,
+          JSON.stringify({ ...request, id: undefined }),
+          'application/json',
+        ),
+    });
+    return result.output as InferAnswer;
+  },
+
+  async ready(c) {
+    // Ready means the registry answers; models load lazily on first use.
+    await services(c).registry.list();
+    return true;
+  },
+
+  async modelReady(c, manifest) {
+    // Loading the session is the honest readiness check (sha256 and ORT both pass) and warms the isolate.
+    await edgeSession(manifest, services(c).registry);
+    return {};
+  },
+
+  serverMetadata: () => ({ runtime: runtimeInfo() }),
+};

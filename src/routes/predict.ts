@@ -1,40 +1,146 @@
-/** @module `POST /v1/models/{id}/predict`: the task API (Hugging Face task JSON). */
-import { Hono } from 'hono';
-import { ApiError } from '../lib/errors.js';
+/**
+ * @module `POST /v1/models/{model}/predict`, the task API (Hugging Face task JSON): defined once, mounted by the edge
+ * and by the origin over their own `Serving`.
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context, Env as HonoEnv } from 'hono';
+import { ServiceError } from '../lib/errors.js';
 import { parseModelRef } from '../storage/registry.js';
 import { taskModule } from '../tasks/index.js';
-import { limitBody, readPredictBody } from './body.js';
-import { servePlaced, taskContext, taskWays } from './placed.js';
-import { services, type AppEnv } from './services.js';
+import type { RequestBody } from '../tasks/task.js';
+import {
+  createRouter,
+  documented,
+  errorResponses,
+  KEY_SECURITY,
+  PredictionHeaders,
+  PredictionRequestHeaders,
+} from './http.js';
+import type { Serving } from './serving.js';
 
-export const predictRouter = new Hono<AppEnv>().post('/:ref/predict', limitBody, async (c) => {
-  const { registry, config } = services(c);
-  const manifest = await registry.resolve(parseModelRef(c.req.param('ref')));
-  const task = taskModule(manifest.task);
-  if (task === undefined) {
-    throw new ApiError(
-      422,
-      'invalid_input',
-      `Model '${manifest.id}' (${manifest.task}) is served through POST /v2/models/${manifest.id}/infer only.`,
-    );
-  }
-  const body = await readPredictBody(c);
-  const parsed = await task.parse(
-    body,
-    manifest,
-    { maxBatch: config.maxBatch, maxTextChars: config.maxTextChars },
-    taskContext(registry, manifest),
-  );
-  const ways = taskWays(registry, manifest, task, parsed, () =>
-    body.kind === 'json'
-      ? { body: JSON.stringify({ inputs: body.inputs, parameters: body.parameters }), contentType: 'application/json' }
-      : { body: body.bytes, contentType: body.contentType },
-  );
-  const result = await servePlaced(c, manifest, {
-    ...ways,
-    size: task.size(parsed),
-    surface: 'predict',
-    cacheInput: task.cacheKeyInput(parsed),
-  });
-  return c.json(result.output as object);
+export const ModelRefParam = z.string().openapi({
+  param: { name: 'model', in: 'path' },
+  description: 'A model id (its `latest` version) or `id@version`.',
+  example: 'sentiment-en',
 });
+
+const LabelScore = z.object({ label: z.string(), score: z.number() }).openapi('LabelScore');
+const Explanation = z
+  .object({
+    labels: z.array(LabelScore),
+    attributions: z.array(z.object({ token: z.string(), weight: z.number() })),
+  })
+  .openapi('Explanation', { description: '`parameters.explain: true` on text-classification.' });
+const Segments = z
+  .object({ duration: z.number(), segments: z.array(z.object({ start: z.number(), end: z.number() })) })
+  .openapi('SpeechSegments', { description: 'voice-activity-detection, in seconds.' });
+const TaskOutput = z.union([LabelScore.array(), Explanation, Segments, z.array(z.number())]);
+
+export const PredictOutputSchema = z.union([TaskOutput, z.array(TaskOutput)]).openapi('PredictOutput', {
+  description:
+    'The task output (Hugging Face conventions); a list input gives a list of outputs. ' +
+    'text-, image- and tabular-classification: labels with scores, best first; feature-extraction: a vector.',
+});
+
+export const PredictRequestSchema = z
+  .object({
+    inputs: z
+      .unknown()
+      .refine((v) => v !== undefined, 'required')
+      .openapi({
+        description:
+          'A string or a list of strings (text tasks), base64 image or WAV (or a list of them), a row or rows of numbers.',
+        anyOf: [
+          { type: 'string' },
+          { type: 'array', items: { type: 'string' } },
+          { type: 'array', items: { type: 'number' } },
+          { type: 'array', items: { type: 'array', items: { type: 'number' } } },
+        ],
+        example: 'What a wonderful little phone, I love it.',
+      }),
+    parameters: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .openapi({
+        description: 'Task parameters: `top_k`, `explain`, `normalize`, VAD thresholds…',
+        example: { top_k: 1 },
+      }),
+  })
+  .openapi('PredictRequest');
+
+const Binary = { schema: z.string().openapi({ format: 'binary' }) };
+
+export const predictRoute = createRoute({
+  method: 'post',
+  path: '/v1/models/{model}/predict',
+  operationId: 'predict',
+  tags: ['Predictions'],
+  summary: 'Run a model on an input',
+  description:
+    'JSON `{ inputs, parameters }`, or the raw image (`image/png`, `image/jpeg`) or audio (`audio/wav`) as the body.',
+  security: KEY_SECURITY,
+  request: {
+    params: z.object({ model: ModelRefParam }),
+    body: {
+      // Not `required` here: with it, the JSON validator would also run on image and audio bodies. A missing body
+      // still answers 415 or 422; the document states it is required (see `documented` below).
+      required: false,
+      content: {
+        'application/json': { schema: PredictRequestSchema },
+        'image/*': Binary,
+        'audio/*': Binary,
+        'application/octet-stream': Binary,
+      },
+    },
+  },
+  responses: {
+    200: {
+      description: 'The task output.',
+      headers: PredictionHeaders,
+      content: { 'application/json': { schema: PredictOutputSchema } },
+    },
+    ...errorResponses(400, 401, 403, 404, 413, 415, 422, 429, 503),
+  },
+});
+
+const mediaType = (c: Context): string =>
+  (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+
+/** The validated JSON body, or the raw bytes of an image or audio body with their media type. */
+async function readBody(c: Context, json: Partial<z.infer<typeof PredictRequestSchema>>): Promise<RequestBody> {
+  const type = mediaType(c);
+  // The route's validator has checked a JSON body already (and left `{}` for other media types).
+  if (/^application\/([\w.-]+\+)?json$/.test(type)) {
+    return { kind: 'json', inputs: json.inputs, parameters: json.parameters ?? {} };
+  }
+  const bytes = new Uint8Array(await c.req.arrayBuffer());
+  if (type === '') throw new ServiceError(415, 'unsupported_media_type', 'Send JSON, an image or a WAV file.');
+  return { kind: 'binary', bytes, contentType: type, parameters: {} };
+}
+
+/** The predict route over a deployment's serving. */
+export function predictRoutes<E extends HonoEnv>(serving: Serving<E>) {
+  const router = createRouter<E>();
+  const route = documented(router, predictRoute, { headers: PredictionRequestHeaders, bodyRequired: true });
+  return router.openapi(route, async (c) => {
+    const ref = parseModelRef(c.req.valid('param').model);
+    serving.admit(c, ref.id);
+    const registry = serving.registry(c);
+    const manifest = await registry.resolve(ref);
+    const task = taskModule(manifest.task);
+    if (task === undefined) {
+      throw new ServiceError(
+        422,
+        'invalid_input',
+        `Model '${manifest.id}' (${manifest.task}) is served through POST /v2/models/${manifest.id}/infer only.`,
+      );
+    }
+    const json = c.req.valid('json');
+    const body = await readBody(c, typeof json === 'string' ? {} : json);
+    const limits = serving.limits(c);
+    const context = { loadFile: (name: string) => registry.loadModelBytes(manifest, name) };
+    const parsed = await task.parse(body, manifest, limits, context);
+    const output = await serving.predict(c, manifest, { task, parsed, body });
+    return c.json(output as z.infer<typeof PredictOutputSchema>, 200);
+  });
+}

@@ -32,7 +32,7 @@ export async function dispatch(
     return { output: answer.body, placement: 'origin' };
   } catch (err) {
     if (!(err instanceof OriginUnavailableError)) throw err;
-    if (!decision.edgeFallback) throw err.toApiError();
+    if (!decision.edgeFallback) throw err.toServiceError();
     note.fallback = `origin unavailable (${err.why}), ran at the edge`;
     return { output: await ways.edge(timings), placement: 'edge-fallback' };
   }

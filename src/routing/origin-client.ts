@@ -3,7 +3,7 @@
  * secret, a per-call timeout and a circuit breaker. It answers the origin's JSON, passes the origin's client
  * errors (4xx) through unchanged, and turns "the origin cannot answer" into one error the router can fall back on.
  */
-import { ApiError, type ErrorCode, type ErrorStatus } from '../lib/errors.js';
+import { ServiceError, type ErrorCode, type ErrorStatus } from '../lib/errors.js';
 import { CircuitBreaker, type BreakerState } from './breaker.js';
 import { intVar } from '../lib/config.js';
 
@@ -34,10 +34,16 @@ export class OriginUnavailableError extends Error {
     this.name = 'OriginUnavailableError';
   }
 
-  toApiError(): ApiError {
-    return new ApiError(503, 'origin_unavailable', `The origin is unavailable (${this.message}); try again later.`, {
-      'Retry-After': String(this.retryAfterS),
-    });
+  toServiceError(): ServiceError {
+    return new ServiceError(
+      503,
+      'origin_unavailable',
+      `The origin is unavailable (${this.message}); try again later.`,
+      {
+        cause: this,
+        headers: { 'Retry-After': String(this.retryAfterS) },
+      },
+    );
   }
 }
 
@@ -75,7 +81,7 @@ export class OriginClient {
     return this.options.breaker.state;
   }
 
-  /** POSTs JSON or raw bytes to the origin and answers its JSON, or throws ApiError / OriginUnavailableError. */
+  /** POSTs JSON or raw bytes to the origin and answers its JSON, or throws ServiceError / OriginUnavailableError. */
   async post(path: string, body: BodyInit, contentType: string): Promise<OriginAnswer> {
     const { breaker } = this.options;
     const permit = breaker.acquire();
@@ -132,7 +138,7 @@ export class OriginClient {
     }
     if (PASSED_THROUGH.has(res.status) && err !== undefined) {
       breaker.success();
-      throw new ApiError(res.status as ErrorStatus, err.code as ErrorCode, err.message);
+      throw new ServiceError(res.status as ErrorStatus, err.code as ErrorCode, err.message);
     }
     if (res.status === 401 || res.status === 403 || res.status === 404) {
       // A wrong secret, or an origin whose model store lags the edge's: our configuration, not the caller's.

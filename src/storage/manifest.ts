@@ -92,7 +92,13 @@ export const ManifestSchema = z.object({
       pad_inputs: z.array(z.string()).optional(),
     })
     .optional(),
-  cache: z.object({ ttl_seconds: z.number().int().min(60) }).default({ ttl_seconds: 86_400 }),
+  /**
+   * Result cache: how long answers live, and whether callers share them. Off by default (`shared: false`): each
+   * API key has its own partition. Only for models whose inputs are public (nothing a caller would keep private).
+   */
+  cache: z
+    .object({ ttl_seconds: z.number().int().min(60).default(86_400), shared: z.boolean().default(false) })
+    .default({ ttl_seconds: 86_400, shared: false }),
   /** Figures measured by the build: accuracy, macro_f1, latency, sizes… */
   metrics: z.record(z.string(), z.union([z.number(), z.string(), z.record(z.string(), z.number())])).default({}),
   created_at: z.string().optional(),

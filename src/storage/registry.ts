@@ -2,7 +2,8 @@
  * @module The model registry on R2: `latest` pointers, versioned manifests (zod-validated, cached in the
  * isolate with a short TTL) and model files whose sha256 is checked on every load.
  */
-import { ApiError, modelNotFound, modelUnavailable } from '../lib/errors.js';
+import { ServiceError, modelNotFound, modelUnavailable } from '../lib/errors.js';
+import { sha256Hex } from '../lib/sha256.js';
 import { ManifestSchema, ModelIdSchema, VersionSchema, r2Keys, type Manifest } from './manifest.js';
 
 export interface ModelRef {
@@ -97,7 +98,7 @@ export class ModelRegistry {
       try {
         out.push(await this.resolve({ id }));
       } catch (err) {
-        if (!(err instanceof ApiError)) throw err;
+        if (!(err instanceof ServiceError)) throw err;
         // A model without a `latest` pointer or with a bad manifest is not served; say so in the logs only.
       }
     }
@@ -136,21 +137,9 @@ export class ModelRegistry {
     return version;
   }
 
-  private broken(id: string, version: string, why: string): ApiError {
+  private broken(id: string, version: string, why: string): ServiceError {
     // Operators need the reason; clients get a stable sentence without internals.
     console.error(JSON.stringify({ msg: 'model unavailable', model: `${id}@${version}`, why }));
     return modelUnavailable(`Model '${id}@${version}' is unavailable right now.`);
   }
-}
-
-export async function sha256Hex(bytes: Uint8Array | string): Promise<string> {
-  // Node's WebCrypto typings take only ArrayBuffer-backed views: re-view the same memory (no copy) when it is one.
-  const data =
-    typeof bytes === 'string'
-      ? new TextEncoder().encode(bytes)
-      : bytes.buffer instanceof ArrayBuffer
-        ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-        : new Uint8Array(bytes);
-  const digest = await crypto.subtle.digest('SHA-256', data);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }

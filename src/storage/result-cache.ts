@@ -3,7 +3,7 @@
  * and failures that are logged and swallowed (a cache must never fail a request).
  */
 import type { Manifest } from './manifest.js';
-import { sha256Hex } from './registry.js';
+import { sha256Hex } from '../lib/sha256.js';
 
 /** JSON with object keys sorted at every depth, so equal values give equal strings. */
 export function canonicalJson(value: unknown): string {
@@ -18,12 +18,20 @@ export function canonicalJson(value: unknown): string {
   });
 }
 
-/** `sha256(id@version + task + canonical(inputs, parameters))`, namespaced by a schema version for clean rollovers. */
-export async function resultCacheKey(manifest: Manifest, surface: string, input: unknown): Promise<string> {
+/**
+ * `sha256(partition + id@version + task + surface + canonical(inputs, parameters))`, namespaced by a schema version
+ * for clean rollovers. The partition (an API key's id, or `shared`) keeps one caller's inputs from showing up as
+ * another's HIT; the raw input never appears in the key.
+ */
+export async function resultCacheKey(
+  manifest: Manifest,
+  address: { surface: string; partition: string; input: unknown },
+): Promise<string> {
+  const { surface, partition, input } = address;
   const digest = await sha256Hex(
-    `${manifest.id}@${manifest.version}\n${manifest.task}\n${surface}\n${canonicalJson(input)}`,
+    `${partition}\n${manifest.id}@${manifest.version}\n${manifest.task}\n${surface}\n${canonicalJson(input)}`,
   );
-  return `result:v1:${digest}`;
+  return `result:v2:${digest}`;
 }
 
 export interface CachedResult {

@@ -5,9 +5,10 @@
  */
 import { Tokenizer } from '@huggingface/tokenizers';
 import { z } from 'zod';
-import { describeIssues } from '../lib/errors.js';
+import { ServiceError, describeIssues } from '../lib/errors.js';
 import type { Manifest } from '../storage/manifest.js';
-import { InputError, type RequestBody, type RequestLimits, type TaskContext, type TaskModule } from './task.js';
+import { type RequestBody, type RequestLimits, type TaskContext, type TaskModule } from './task.js';
+
 import { asFloat32, type Feeds, type Outputs, type TensorData } from './tensor.js';
 
 export type Embedding = number[];
@@ -91,24 +92,24 @@ export function validateTexts(
 ): { texts: string[]; single: boolean } {
   if (Array.isArray(inputs)) {
     const bad = inputs.findIndex((t) => typeof t !== 'string');
-    if (bad !== -1) throw new InputError(422, 'invalid_input', `${field}[${bad}]: must be a string.`);
+    if (bad !== -1) throw new ServiceError(422, 'invalid_input', `${field}[${bad}]: must be a string.`);
   } else if (typeof inputs !== 'string') {
-    throw new InputError(422, 'invalid_input', `${field}: must be a string or an array of strings.`);
+    throw new ServiceError(422, 'invalid_input', `${field}: must be a string or an array of strings.`);
   }
   const single = typeof inputs === 'string';
   const texts: string[] = typeof inputs === 'string' ? [inputs] : (inputs as string[]);
-  if (texts.length === 0) throw new InputError(422, 'invalid_input', `${field}: must hold at least one string.`);
+  if (texts.length === 0) throw new ServiceError(422, 'invalid_input', `${field}: must hold at least one string.`);
   if (texts.length > limits.maxBatch)
-    throw new InputError(
+    throw new ServiceError(
       422,
       'invalid_input',
       `${field}: at most ${limits.maxBatch} strings per request (got ${texts.length}).`,
     );
   texts.forEach((t, i) => {
     const where = single ? field : `${field}[${i}]`;
-    if (t.length === 0) throw new InputError(422, 'invalid_input', `${where}: must not be empty.`);
+    if (t.length === 0) throw new ServiceError(422, 'invalid_input', `${where}: must not be empty.`);
     if (t.length > limits.maxTextChars)
-      throw new InputError(
+      throw new ServiceError(
         422,
         'invalid_input',
         `${where}: at most ${limits.maxTextChars} characters (got ${t.length}).`,
@@ -189,14 +190,14 @@ export const featureExtraction: TaskModule<FeatureExtractionInput, Embedding | E
     context?: TaskContext,
   ): Promise<FeatureExtractionInput> {
     if (body.kind !== 'json')
-      throw new InputError(
+      throw new ServiceError(
         415,
         'unsupported_media_type',
         'feature-extraction takes application/json with "inputs": string | string[].',
       );
     const params = ParametersSchema.safeParse(body.parameters);
     if (!params.success)
-      throw new InputError(422, 'invalid_input', describeIssues(params.error.issues, ['parameters']));
+      throw new ServiceError(422, 'invalid_input', describeIssues(params.error.issues, ['parameters']));
     const { texts, single } = validateTexts(body.inputs, limits);
     return tokenize(texts, single, params.data.normalize, manifest, context);
   },

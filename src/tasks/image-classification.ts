@@ -3,12 +3,13 @@
  * (`manifest.preprocess.kind`: MNIST digit or PaddleOCR text line) → scores → `[{ label, score }]`.
  */
 import { z } from 'zod';
-import { describeIssues } from '../lib/errors.js';
+import { ServiceError, describeIssues } from '../lib/errors.js';
 import type { Manifest } from '../storage/manifest.js';
 import { base64ToBytes, bytesToBase64 } from './base64.js';
 import { decodeImage, DEFAULT_MAX_PIXELS, IMAGE_MEDIA_TYPES, type RgbaImage } from './image.js';
 import { fitDigit, textLineTensor } from './image-ops.js';
-import { InputError, type RequestBody, type RequestLimits, type TaskModule } from './task.js';
+import { type RequestBody, type RequestLimits, type TaskModule } from './task.js';
+
 import { asFloat32, float32, type Feeds, type Outputs } from './tensor.js';
 import { softmax, type LabelScore } from './text-classification.js';
 
@@ -82,7 +83,7 @@ function imagesOf(
   if (body.kind === 'binary') {
     // application/octet-stream is sniffed; any other declared type must be one we decode.
     if (IMAGE_MEDIA_TYPES[body.contentType] === undefined && body.contentType !== 'application/octet-stream') {
-      throw new InputError(
+      throw new ServiceError(
         415,
         'unsupported_media_type',
         `Content-Type ${body.contentType || '(none)'} is not supported: send ${SUPPORTED}, or JSON with base64 "inputs".`,
@@ -93,16 +94,16 @@ function imagesOf(
   const inputs = body.inputs;
   if (typeof inputs === 'string') return { single: base64ToBytes(inputs, 'inputs') };
   if (!Array.isArray(inputs))
-    throw new InputError(422, 'invalid_input', 'inputs: must be a base64 PNG/JPEG string or an array of them.');
-  if (inputs.length === 0) throw new InputError(422, 'invalid_input', 'inputs: must hold at least one image.');
+    throw new ServiceError(422, 'invalid_input', 'inputs: must be a base64 PNG/JPEG string or an array of them.');
+  if (inputs.length === 0) throw new ServiceError(422, 'invalid_input', 'inputs: must hold at least one image.');
   if (inputs.length > limits.maxBatch)
-    throw new InputError(
+    throw new ServiceError(
       422,
       'invalid_input',
       `inputs: at most ${limits.maxBatch} images per request (got ${inputs.length}).`,
     );
   return inputs.map((v: unknown, i) => {
-    if (typeof v !== 'string') throw new InputError(422, 'invalid_input', `inputs[${i}]: must be a base64 string.`);
+    if (typeof v !== 'string') throw new ServiceError(422, 'invalid_input', `inputs[${i}]: must be a base64 string.`);
     return { bytes: base64ToBytes(v, `inputs[${i}]`), where: `inputs[${i}]` };
   });
 }
@@ -124,7 +125,7 @@ export const imageClassification: TaskModule<ImageClassificationInput, LabelScor
   parse(body: RequestBody, manifest: Manifest, limits: RequestLimits): ImageClassificationInput {
     const params = ParametersSchema.safeParse(body.parameters);
     if (!params.success)
-      throw new InputError(422, 'invalid_input', describeIssues(params.error.issues, ['parameters']));
+      throw new ServiceError(422, 'invalid_input', describeIssues(params.error.issues, ['parameters']));
     const pre = imagePreprocess(manifest);
     const maxPixels = pre.max_pixels ?? DEFAULT_MAX_PIXELS;
     const found = imagesOf(body, limits);

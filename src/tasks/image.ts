@@ -2,11 +2,11 @@
  * @module Image decoding for task code, the same on the edge (workerd) and the origin (Node): PNG through fast-png
  * and JPEG through jpeg-js, both pure JavaScript. workerd forbids compiling WASM from bytes, and pure-JS codecs need
  * no per-runtime initialisation, so this module has no wiring to inject. Dimensions are read from the file header
- * and checked against the pixel limit before any pixel is decoded; every failure is an InputError (413/415/422).
+ * and checked against the pixel limit before any pixel is decoded; every failure is an ServiceError (413/415/422).
  */
+import { ServiceError } from '../lib/errors.js';
 import { convertIndexedToRgb, decode as decodePng } from 'fast-png';
 import * as jpeg from 'jpeg-js';
-import { InputError } from './task.js';
 
 export type ImageFormat = 'png' | 'jpeg';
 
@@ -103,21 +103,25 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions): RgbaImag
   if (format === undefined) {
     const other = otherFormat(bytes);
     if (other !== undefined)
-      throw new InputError(
+      throw new ServiceError(
         415,
         'unsupported_media_type',
         `${where}: ${other} images are not supported; send PNG or JPEG.`,
       );
-    throw new InputError(422, 'invalid_input', `${where}: not a PNG or JPEG file (unrecognised signature).`);
+    throw new ServiceError(422, 'invalid_input', `${where}: not a PNG or JPEG file (unrecognised signature).`);
   }
   const size = readImageSize(bytes, format);
   if (size === undefined)
-    throw new InputError(422, 'invalid_input', `${where}: corrupt ${format.toUpperCase()} (no readable image header).`);
+    throw new ServiceError(
+      422,
+      'invalid_input',
+      `${where}: corrupt ${format.toUpperCase()} (no readable image header).`,
+    );
   if (size.width === 0 || size.height === 0)
-    throw new InputError(422, 'invalid_input', `${where}: the image is empty (${size.width}×${size.height}).`);
+    throw new ServiceError(422, 'invalid_input', `${where}: the image is empty (${size.width}×${size.height}).`);
   const pixels = size.width * size.height;
   if (pixels > maxPixels) {
-    throw new InputError(
+    throw new ServiceError(
       413,
       'payload_too_large',
       `${where}: ${size.width}×${size.height} is ${pixels} pixels, over the limit of ${maxPixels}.`,
@@ -127,12 +131,12 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions): RgbaImag
   try {
     image = format === 'png' ? pngToRgba(bytes) : jpegToRgba(bytes, maxPixels);
   } catch (err) {
-    if (err instanceof InputError) throw err;
+    if (err instanceof ServiceError) throw err;
     const detail = err instanceof Error ? err.message : String(err);
-    throw new InputError(422, 'invalid_input', `${where}: corrupt ${format.toUpperCase()} (${detail}).`);
+    throw new ServiceError(422, 'invalid_input', `${where}: corrupt ${format.toUpperCase()} (${detail}).`);
   }
   if (image.width !== size.width || image.height !== size.height || image.data.length !== pixels * 4) {
-    throw new InputError(
+    throw new ServiceError(
       422,
       'invalid_input',
       `${where}: corrupt ${format.toUpperCase()} (decoded size does not match its header).`,

@@ -2,10 +2,10 @@
  * @module Open Inference Protocol (KServe v2) tensors ↔ runtime-neutral tensors, checked against a manifest.
  * Shared by the edge's and the origin's `/v2/models/{id}/infer`.
  */
-import { z } from 'zod';
-import { describeIssues } from '../lib/errors.js';
+// zod as extended by @hono/zod-openapi: these schemas validate infer requests and document them in /openapi.json.
+import { z } from '@hono/zod-openapi';
+import { ServiceError } from '../lib/errors.js';
 import type { DType, Manifest, TensorSpec } from '../storage/manifest.js';
-import { InputError } from './task.js';
 import { elementCount, ModelRunError, type Feeds, type ModelRunner, type Outputs, type TensorData } from './tensor.js';
 
 export const KSERVE_DATATYPES = {
@@ -32,9 +32,10 @@ const DATATYPE_OF: Record<DType, KserveDatatype> = {
 export const kserveDatatype = (dtype: DType): KserveDatatype => DATATYPE_OF[dtype];
 
 type Nested = number | string | boolean | Nested[];
-const NestedSchema: z.ZodType<Nested> = z.lazy(() =>
-  z.union([z.number(), z.string(), z.boolean(), z.array(NestedSchema)]),
-);
+// Named, so the document shows the recursion as a $ref instead of expanding it forever.
+const NestedSchema: z.ZodType<Nested> = z
+  .lazy(() => z.union([z.number(), z.string(), z.boolean(), z.array(NestedSchema)]))
+  .openapi('TensorData', { description: 'A number, string, boolean, or a (nested) list of them: row-major.' });
 
 export const InferRequestSchema = z.object({
   id: z.string().max(256).optional(),
@@ -82,7 +83,7 @@ function flatten(data: Nested[]): (number | string | boolean)[] {
 }
 
 function fail(message: string): never {
-  throw new InputError(422, 'invalid_input', message);
+  throw new ServiceError(422, 'invalid_input', message);
 }
 
 function dimsMatch(spec: TensorSpec, shape: readonly number[]): boolean {
@@ -132,11 +133,11 @@ function toTensor(values: (number | string | boolean)[], dtype: DType, shape: nu
   }
 }
 
-/** Checks a KServe request against the model's declared inputs and outputs and builds the feeds. */
-export function parseInferRequest(body: unknown, manifest: Manifest, maxElements: number): ParsedInfer {
-  const parsed = InferRequestSchema.safeParse(body);
-  if (!parsed.success) fail(describeIssues(parsed.error.issues));
-  const req = parsed.data;
+/**
+ * Checks a KServe request (already shaped by `InferRequestSchema`: the route validated it) against the model's
+ * declared inputs and outputs and builds the feeds.
+ */
+export function parseInferRequest(req: InferRequest, manifest: Manifest, maxElements: number): ParsedInfer {
   const feeds: Feeds = {};
   let total = 0;
   req.inputs.forEach((input, i) => {
@@ -186,7 +187,7 @@ export async function runInfer(runner: ModelRunner, parsed: ParsedInfer): Promis
         .split('\n')[0]
         ?.replace(/^.*ERROR_MESSAGE: /, '')
         .slice(0, 300) ?? '';
-    throw new InputError(422, 'invalid_input', `inputs: the model refused these tensors (${reason}).`);
+    throw new ServiceError(422, 'invalid_input', `inputs: the model refused these tensors (${reason}).`);
   }
 }
 
@@ -197,8 +198,9 @@ function plain(t: TensorData): (number | string | boolean)[] {
   return Array.from(d);
 }
 
-export function inferResponse(manifest: Manifest, parsed: ParsedInfer, outputs: Outputs): InferResponse {
-  const res: InferResponse = {
+/** The answer without the request's `id` (the route adds it, so a cached answer never carries another request's). */
+export function inferResponse(manifest: Manifest, parsed: ParsedInfer, outputs: Outputs): Omit<InferResponse, 'id'> {
+  return {
     model_name: manifest.id,
     model_version: manifest.version,
     outputs: parsed.outputNames.flatMap((name) => {
@@ -206,8 +208,6 @@ export function inferResponse(manifest: Manifest, parsed: ParsedInfer, outputs: 
       return t === undefined ? [] : [{ name, shape: [...t.dims], datatype: kserveDatatype(t.type), data: plain(t) }];
     }),
   };
-  if (parsed.id !== undefined) res.id = parsed.id;
-  return res;
 }
 
 /** The cache key's view of a parsed request (typed arrays canonicalise to plain arrays). */

@@ -3,9 +3,10 @@
  * class probabilities (e.g. an `ai.onnx.ml` TreeEnsembleClassifier without ZipMap) → `[{ label, score }]` per row.
  */
 import { z } from 'zod';
-import { describeIssues } from '../lib/errors.js';
+import { ServiceError, describeIssues } from '../lib/errors.js';
 import type { Manifest } from '../storage/manifest.js';
-import { InputError, type RequestBody, type RequestLimits, type TaskModule } from './task.js';
+import { type RequestBody, type RequestLimits, type TaskModule } from './task.js';
+
 import { asFloat32, float32, type Feeds, type Outputs } from './tensor.js';
 import type { LabelScore } from './text-classification.js';
 
@@ -28,13 +29,13 @@ function featureNames(manifest: Manifest): string[] {
 
 function checkRow(row: unknown, where: string, names: readonly string[]): number[] {
   if (!Array.isArray(row))
-    throw new InputError(
+    throw new ServiceError(
       422,
       'invalid_input',
       `${where}: must be an array of ${names.length} numbers (${names.join(', ')}).`,
     );
   if (row.length !== names.length) {
-    throw new InputError(
+    throw new ServiceError(
       422,
       'invalid_input',
       `${where}: expected ${names.length} numbers (${names.join(', ')}), got ${row.length}.`,
@@ -42,7 +43,7 @@ function checkRow(row: unknown, where: string, names: readonly string[]): number
   }
   return row.map((v: unknown, j) => {
     if (typeof v !== 'number' || !Number.isFinite(v))
-      throw new InputError(422, 'invalid_input', `${where}[${j}] (${names[j] ?? ''}): must be a finite number.`);
+      throw new ServiceError(422, 'invalid_input', `${where}[${j}] (${names[j] ?? ''}): must be a finite number.`);
     return v;
   });
 }
@@ -52,18 +53,18 @@ export const tabularClassification: TaskModule<TabularInput, LabelScore[] | Labe
 
   parse(body: RequestBody, manifest: Manifest, limits: RequestLimits): TabularInput {
     if (body.kind !== 'json')
-      throw new InputError(
+      throw new ServiceError(
         415,
         'unsupported_media_type',
         'tabular-classification takes application/json with "inputs": number[] | number[][].',
       );
     const params = ParametersSchema.safeParse(body.parameters);
     if (!params.success)
-      throw new InputError(422, 'invalid_input', describeIssues(params.error.issues, ['parameters']));
+      throw new ServiceError(422, 'invalid_input', describeIssues(params.error.issues, ['parameters']));
     const names = featureNames(manifest);
     const inputs = body.inputs;
     if (!Array.isArray(inputs) || inputs.length === 0)
-      throw new InputError(
+      throw new ServiceError(
         422,
         'invalid_input',
         `inputs: must be a row of ${names.length} numbers or a non-empty array of rows.`,
@@ -71,7 +72,7 @@ export const tabularClassification: TaskModule<TabularInput, LabelScore[] | Labe
     // A flat array of numbers is one row; an array of arrays is a batch (Hugging Face's single-in, single-out rule).
     const single = !inputs.some((v) => Array.isArray(v));
     if (!single && inputs.length > limits.maxBatch)
-      throw new InputError(
+      throw new ServiceError(
         422,
         'invalid_input',
         `inputs: at most ${limits.maxBatch} rows per request (got ${inputs.length}).`,

@@ -7,18 +7,6 @@ export type RequestBody =
   | { kind: 'json'; inputs: unknown; parameters: Record<string, unknown> }
   | { kind: 'binary'; bytes: Uint8Array; contentType: string; parameters: Record<string, unknown> };
 
-/** Thrown by task code for bad input; routes turn it into a 4xx JSON error. */
-export class InputError extends Error {
-  constructor(
-    readonly status: 413 | 415 | 422,
-    readonly code: 'invalid_input' | 'payload_too_large' | 'unsupported_media_type',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'InputError';
-  }
-}
-
 /** Service-wide request limits (configuration), applied by every task's parse. */
 export interface RequestLimits {
   maxBatch: number;
@@ -46,7 +34,7 @@ export interface TaskContext {
 export interface TaskModule<Parsed, Output> {
   readonly task: TaskName;
   /**
-   * Validates and decodes the request (throws InputError). Pure and synchronous where the format allows.
+   * Validates and decodes the request (throws ServiceError). Pure and synchronous where the format allows.
    * `context` is given by every route; tasks that need model files (feature-extraction) refuse to run without it.
    */
   parse(body: RequestBody, manifest: Manifest, limits: RequestLimits, context?: TaskContext): Promise<Parsed> | Parsed;

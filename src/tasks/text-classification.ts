@@ -3,9 +3,10 @@
  * vector for models that take one) → logits → `[{ label, score }]`, with occlusion explanations.
  */
 import { z } from 'zod';
-import { describeIssues } from '../lib/errors.js';
+import { ServiceError, describeIssues } from '../lib/errors.js';
 import type { Manifest } from '../storage/manifest.js';
-import { InputError, type RequestBody, type RequestLimits, type TaskModule } from './task.js';
+import { type RequestBody, type RequestLimits, type TaskModule } from './task.js';
+
 import { asFloat32, float32, type Feeds, type ModelRunner, type Outputs } from './tensor.js';
 import {
   featurizeSparse,
@@ -95,26 +96,26 @@ export const textClassification: TaskModule<TextClassificationInput, Classificat
 
   parse(body: RequestBody, _manifest: Manifest, limits: RequestLimits): TextClassificationInput {
     if (body.kind !== 'json')
-      throw new InputError(
+      throw new ServiceError(
         415,
         'unsupported_media_type',
         'text-classification takes application/json with "inputs": string | string[].',
       );
     const params = ParametersSchema.safeParse(body.parameters);
     if (!params.success)
-      throw new InputError(422, 'invalid_input', describeIssues(params.error.issues, ['parameters']));
+      throw new ServiceError(422, 'invalid_input', describeIssues(params.error.issues, ['parameters']));
     const inputs = body.inputs;
     if (Array.isArray(inputs)) {
       const bad = inputs.findIndex((t) => typeof t !== 'string');
-      if (bad !== -1) throw new InputError(422, 'invalid_input', `inputs[${bad}]: must be a string.`);
+      if (bad !== -1) throw new ServiceError(422, 'invalid_input', `inputs[${bad}]: must be a string.`);
     } else if (typeof inputs !== 'string') {
-      throw new InputError(422, 'invalid_input', 'inputs: must be a string or an array of strings.');
+      throw new ServiceError(422, 'invalid_input', 'inputs: must be a string or an array of strings.');
     }
     const single = typeof inputs === 'string';
     const texts: string[] = typeof inputs === 'string' ? [inputs] : (inputs as string[]);
-    if (texts.length === 0) throw new InputError(422, 'invalid_input', 'inputs: must hold at least one string.');
+    if (texts.length === 0) throw new ServiceError(422, 'invalid_input', 'inputs: must hold at least one string.');
     if (texts.length > limits.maxBatch) {
-      throw new InputError(
+      throw new ServiceError(
         422,
         'invalid_input',
         `inputs: at most ${limits.maxBatch} strings per request (got ${texts.length}).`,
@@ -123,7 +124,7 @@ export const textClassification: TaskModule<TextClassificationInput, Classificat
     texts.forEach((t, i) => {
       if (t.length > limits.maxTextChars) {
         const where = single ? 'inputs' : `inputs[${i}]`;
-        throw new InputError(
+        throw new ServiceError(
           422,
           'invalid_input',
           `${where}: at most ${limits.maxTextChars} characters (got ${t.length}).`,

@@ -4,10 +4,11 @@
  * durations and padding → `{ duration, segments: [{ start, end }] }` in seconds.
  */
 import { z } from 'zod';
-import { describeIssues } from '../lib/errors.js';
-import { sha256Hex } from '../storage/registry.js';
+import { ServiceError, describeIssues } from '../lib/errors.js';
+import { sha256Hex } from '../lib/sha256.js';
 import type { Manifest } from '../storage/manifest.js';
-import { InputError, type RequestBody, type TaskModule } from './task.js';
+import { type RequestBody, type TaskModule } from './task.js';
+
 import { asFloat32, type Feeds, type ModelRunner, type Outputs, type TensorData } from './tensor.js';
 import { decodeMono, looksLikeWav, readWavHeader, resample, WavError } from './wav.js';
 import { base64ToBytes } from './base64.js';
@@ -79,12 +80,13 @@ function preprocessConfig(manifest: Manifest): Preprocess {
 
 function parameters(raw: Record<string, unknown>, manifest: Manifest): VadParameters {
   const parsed = ParametersSchema.safeParse(raw);
-  if (!parsed.success) throw new InputError(422, 'invalid_input', describeIssues(parsed.error.issues, ['parameters']));
+  if (!parsed.success)
+    throw new ServiceError(422, 'invalid_input', describeIssues(parsed.error.issues, ['parameters']));
   const d = DefaultsSchema.parse(manifest.postprocess);
   const threshold = parsed.data.threshold ?? d.threshold;
   const neg = parsed.data.neg_threshold ?? Math.max(0.01, threshold - d.neg_threshold_offset);
   if (neg > threshold)
-    throw new InputError(422, 'invalid_input', `parameters.neg_threshold: must not exceed threshold (${threshold}).`);
+    throw new ServiceError(422, 'invalid_input', `parameters.neg_threshold: must not exceed threshold (${threshold}).`);
   return {
     threshold,
     neg_threshold: neg,
@@ -99,7 +101,7 @@ function audioBytes(body: RequestBody): Uint8Array {
     const known = WAV_MEDIA_TYPES.includes(body.contentType);
     // application/octet-stream is taken only when the bytes say WAV; any other audio/image type is refused up front.
     if (!known && !(body.contentType === 'application/octet-stream' && looksLikeWav(body.bytes))) {
-      throw new InputError(
+      throw new ServiceError(
         415,
         'unsupported_media_type',
         `voice-activity-detection takes WAV audio (${WAV_MEDIA_TYPES.join(', ')}), not ${body.contentType}.`,
@@ -108,9 +110,9 @@ function audioBytes(body: RequestBody): Uint8Array {
     return body.bytes;
   }
   if (Array.isArray(body.inputs))
-    throw new InputError(422, 'invalid_input', 'inputs: one WAV clip per request (a base64 string).');
+    throw new ServiceError(422, 'invalid_input', 'inputs: one WAV clip per request (a base64 string).');
   if (typeof body.inputs !== 'string')
-    throw new InputError(422, 'invalid_input', 'inputs: must be a base64-encoded WAV file.');
+    throw new ServiceError(422, 'invalid_input', 'inputs: must be a base64-encoded WAV file.');
   return base64ToBytes(body.inputs, 'inputs');
 }
 
@@ -238,7 +240,7 @@ export const voiceActivityDetection: TaskModule<VadInput, VadOutput> = {
     const params = parameters(body.parameters, manifest);
     const bytes = audioBytes(body);
     if (!looksLikeWav(bytes))
-      throw new InputError(
+      throw new ServiceError(
         415,
         'unsupported_media_type',
         'voice-activity-detection takes WAV audio (RIFF/WAVE); the bytes sent are not a WAV file.',
@@ -247,7 +249,7 @@ export const voiceActivityDetection: TaskModule<VadInput, VadOutput> = {
       const header = readWavHeader(bytes);
       const limit = maxSeconds(manifest);
       if (header.seconds > limit) {
-        throw new InputError(
+        throw new ServiceError(
           413,
           'payload_too_large',
           `The clip lasts ${header.seconds.toFixed(2)} s, over the limit of ${limit} s for this model.`,
@@ -264,7 +266,7 @@ export const voiceActivityDetection: TaskModule<VadInput, VadOutput> = {
       };
     } catch (err) {
       if (err instanceof WavError)
-        throw new InputError(422, 'invalid_input', `inputs: corrupt or unsupported WAV file: ${err.message}`);
+        throw new ServiceError(422, 'invalid_input', `inputs: corrupt or unsupported WAV file: ${err.message}`);
       throw err;
     }
   },

@@ -1,6 +1,6 @@
 /**
- * @module The origin's production paths that have no local twin: models read from R2 through its S3 API, and the
- * edge reaching the origin through a Service Binding instead of a URL.
+ * @module The origin's production path that has no local twin: models read from R2 through its S3 API. (The edge
+ * reaching the origin through a Service Binding is tested in workerd: test/worker/origin.test.ts.)
  *
  * R2's S3 endpoint is a remote third party, so it is the one thing stood in for here: a loopback server that speaks
  * the two S3 calls the store makes (GetObject, ListObjectsV2 with continuation) over the real build/models files, and
@@ -12,11 +12,8 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnOrigin, waitReady, type SpawnedOrigin } from '../../origin/spawn.js';
 import { S3ModelBucket } from '../../origin/store.js';
 import { BUILD_DIR, readBuiltModels } from '../../scripts/model-store.js';
-import { CircuitBreaker } from '../../src/routing/breaker.js';
-import { OriginClient } from '../../src/routing/origin-client.js';
 import { ModelRegistry } from '../../src/storage/registry.js';
 
 const BUCKET = 'edge-inference-models';
@@ -151,43 +148,5 @@ describe('models from R2 through its S3 API', () => {
       status: 404,
       code: 'model_not_found',
     });
-  });
-});
-
-describe('the edge reaching the origin through a Service Binding', () => {
-  let origin: SpawnedOrigin;
-  beforeAll(async () => {
-    origin = await spawnOrigin();
-    await waitReady(origin);
-  });
-  afterAll(async () => {
-    await origin.stop();
-  });
-
-  it('sends every call through the binding (the base URL only forms the request) and gets the origin’s answer', async () => {
-    const hosts: string[] = [];
-    // What a Service Binding is to the client: an object with fetch(Request). This one forwards to the real origin.
-    const binding = {
-      fetch: (req: Request): Promise<Response> => {
-        const url = new URL(req.url);
-        hosts.push(url.host);
-        return fetch(new Request(`${origin.url}${url.pathname}${url.search}`, req));
-      },
-    };
-    const client = new OriginClient({
-      baseUrl: 'http://origin.internal',
-      secret: origin.secret,
-      timeoutMs: 5000,
-      breaker: new CircuitBreaker({ failureThreshold: 3, cooldownMs: 1000 }),
-      binding,
-    });
-    const answer = await client.post(
-      '/v1/models/sentiment-en/predict',
-      JSON.stringify({ inputs: 'I love this, it is wonderful' }),
-      'application/json',
-    );
-    expect(hosts).toEqual(['origin.internal']);
-    const labels = answer.body as { label: string; score: number }[];
-    expect(labels[0]?.label).toBe('positive');
   });
 });

@@ -1,6 +1,6 @@
 /** @module The edge's routing pieces without I/O: the placement policy, the circuit breaker, and the origin client's error mapping. */
 import { describe, expect, it } from 'vitest';
-import { ApiError } from '../../src/lib/errors.js';
+import { ServiceError } from '../../src/lib/errors.js';
 import { CircuitBreaker } from '../../src/routing/breaker.js';
 import { dispatch } from '../../src/routing/dispatch.js';
 import { OriginClient, OriginUnavailableError, readOriginConfig } from '../../src/routing/origin-client.js';
@@ -231,8 +231,8 @@ describe('origin client', () => {
     const err = await down.post('/x', '{}', 'application/json').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OriginUnavailableError);
     expect((err as OriginUnavailableError).why).toBe('breaker_open');
-    const api = (err as OriginUnavailableError).toApiError();
-    expect(api).toBeInstanceOf(ApiError);
+    const api = (err as OriginUnavailableError).toServiceError();
+    expect(api).toBeInstanceOf(ServiceError);
     expect(api.body().error.code).toBe('origin_unavailable');
     expect(Number(api.headers['Retry-After'])).toBeGreaterThanOrEqual(1);
   });

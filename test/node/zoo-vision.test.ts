@@ -2,6 +2,7 @@
  * @module Node tests of the vision/tabular zoo: image decoding across PNG/JPEG kinds made by ImageMagick, digit
  * fitting, iris 5-fold CV reproduced in onnxruntime-node, and the int8 rule (tolerance, size, ≤ 1 point) recomputed.
  */
+import { ServiceError } from '../../src/lib/errors.js';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +18,6 @@ import { buildAll, BUILD_DIR } from '../../scripts/models.js';
 import type { Manifest } from '../../src/storage/manifest.js';
 import { decodeImage, readImageSize, sniffFormat } from '../../src/tasks/image.js';
 import { fitDigit, resizePlane } from '../../src/tasks/image-ops.js';
-import { InputError } from '../../src/tasks/task.js';
 import { jpegBytes, pngBytes } from '../support/vision.js';
 
 interface Built {
@@ -94,7 +94,7 @@ describe('image decoding', () => {
         decodeImage(bytes, { where: 'inputs', maxPixels });
         return 200;
       } catch (err) {
-        if (err instanceof InputError) return err.status;
+        if (err instanceof ServiceError) return err.status;
         throw err;
       }
     };

@@ -211,7 +211,7 @@ describe('KV result cache', () => {
     const keys = await env.CACHE.list();
     expect(keys.keys.length).toBeGreaterThan(0);
     for (const k of keys.keys) {
-      expect(k.name).toMatch(/^result:v1:[0-9a-f]{64}$/);
+      expect(k.name).toMatch(/^result:v2:[0-9a-f]{64}$/);
       expect(k.name).not.toContain(secret);
     }
   });

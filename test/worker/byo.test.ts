@@ -31,6 +31,8 @@ beforeAll(async () => {
 });
 
 function expectClose(actual: number[], expected: number[]): void {
+  // A missing reference must fail, not pass as two empty arrays.
+  expect(expected.length).toBeGreaterThan(0);
   expect(actual).toHaveLength(expected.length);
   const worst = Math.max(...actual.map((v, i) => Math.abs(v - (expected[i] ?? NaN))));
   expect(worst).toBeLessThan(TOLERANCE);

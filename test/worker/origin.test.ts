@@ -1,7 +1,8 @@
 /**
  * @module Edge → origin inside workerd, against the real origin process the global setup started on loopback:
  * placement by edge limits and hints, equal answers on both sides, the KV cache over origin answers, fallback to
- * the edge, 503 `origin_unavailable` when the edge may not help, and a breaker that fails fast.
+ * the edge, 503 `origin_unavailable` when the edge may not help, a breaker that fails fast, and the same origin
+ * reached through a real miniflare Service Binding instead of a URL.
  */
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
@@ -132,10 +133,14 @@ describe('the same request on both sides', () => {
 
   it('predict answers equal within 1e-5 on both sides', async () => {
     const body = { inputs: texts(3, 'same') };
-    const edge = await json<LabelScore[][]>(await postJson(PREDICT, body, { 'cache-control': 'no-store' }, live));
-    const remote = await json<LabelScore[][]>(
-      await postJson(PREDICT, body, { 'cache-control': 'no-store', 'x-placement': 'origin' }, live),
-    );
+    const edgeRes = await postJson(PREDICT, body, { 'cache-control': 'no-store' }, live);
+    const remoteRes = await postJson(PREDICT, body, { 'cache-control': 'no-store', 'x-placement': 'origin' }, live);
+    // Without these, a failed origin call would fall back to the edge and the test would compare the edge with itself.
+    expect(edgeRes.headers.get('X-Placement')).toBe('edge');
+    expect(remoteRes.headers.get('X-Placement')).toBe('origin');
+    const edge = await json<LabelScore[][]>(edgeRes);
+    const remote = await json<LabelScore[][]>(remoteRes);
+    expect(remote).toHaveLength(edge.length);
     edge.forEach((row, i) =>
       row.forEach((ls, j) => {
         expect(remote[i]?.[j]?.label).toBe(ls.label);
@@ -188,5 +193,96 @@ describe('origin down', () => {
     expect(res.status).toBe(503);
     expect((await json<ErrorJson>(res)).error.message).toMatch(/circuit open/);
     expect(Number(res.headers.get('Retry-After'))).toBeGreaterThan(30);
+  });
+});
+
+describe('through a Service Binding', () => {
+  it('reaches the origin over a real miniflare service binding (no URL), with the same answer as the edge', async () => {
+    // ORIGIN_URL is empty: the binding is the only way to the origin. Its base URL only forms the request.
+    const binding = (env as Env & { ORIGIN_SERVICE_TEST: Fetcher }).ORIGIN_SERVICE_TEST;
+    const bound = { ...env, ORIGIN_URL: '', ORIGIN_SECRET: origin.secret, ORIGIN: binding } as Env;
+    const body = { inputs: texts(3, 'bound') };
+    const remote = await postJson(PREDICT, body, { 'cache-control': 'no-store', 'x-placement': 'origin' }, bound);
+    expect(remote.status).toBe(200);
+    expect(remote.headers.get('X-Placement')).toBe('origin');
+    expect(remote.headers.get('Server-Timing')).toMatch(/origin;dur=/);
+    const edge = await postJson(PREDICT, body, { 'cache-control': 'no-store' }, bound);
+    expect(edge.headers.get('X-Placement')).toBe('edge');
+    const [a, b] = [await json<LabelScore[][]>(edge), await json<LabelScore[][]>(remote)];
+    expect(b).toHaveLength(3);
+    a.forEach((row, i) =>
+      row.forEach((ls, j) => {
+        expect(b[i]?.[j]?.label).toBe(ls.label);
+        expect(Math.abs((b[i]?.[j]?.score ?? NaN) - ls.score)).toBeLessThanOrEqual(1e-5);
+      }),
+    );
+  });
+});
+
+describe('one HTTP layer for the edge and the origin', () => {
+  /** The origin called directly, as a KServe client or the edge would. */
+  const direct = (path: string, body: unknown): Promise<Response> =>
+    fetch(`${origin.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${origin.secret}` },
+      body: JSON.stringify(body),
+    });
+  const SHARED_HEADERS = [
+    'content-type',
+    'x-request-id',
+    'x-model',
+    'x-cache',
+    'x-placement',
+    'x-placement-reason',
+    'server-timing',
+  ];
+
+  it('answers the same predict request with the same shape and headers, values within 1e-5', async () => {
+    const body = { inputs: texts(2, 'layer'), parameters: { top_k: 2 } };
+    const edge = await postJson(PREDICT, body, { 'cache-control': 'no-store' }, live);
+    const remote = await direct('/v1/models/sentiment-en/predict', body);
+    expect(edge.headers.get('X-Placement')).toBe('edge');
+    expect(remote.status).toBe(200);
+    for (const h of SHARED_HEADERS) {
+      expect(edge.headers.get(h), `edge ${h}`).not.toBeNull();
+      expect(remote.headers.get(h), `origin ${h}`).not.toBeNull();
+    }
+    expect(remote.headers.get('x-model')).toBe(edge.headers.get('x-model'));
+    const [a, b] = [await json<LabelScore[][]>(edge), await json<LabelScore[][]>(remote)];
+    expect(b.map((r) => r.map((x) => Object.keys(x).sort()))).toEqual(
+      a.map((r) => r.map((x) => Object.keys(x).sort())),
+    );
+    a.forEach((row, i) =>
+      row.forEach((ls, j) => {
+        expect(b[i]?.[j]?.label).toBe(ls.label);
+        expect(Math.abs((b[i]?.[j]?.score ?? NaN) - ls.score)).toBeLessThanOrEqual(1e-5);
+      }),
+    );
+  });
+
+  it('answers the same infer request with the same shape and headers, and the same errors', async () => {
+    const ref = inject('references').sentiment;
+    const body = { id: 'same-layer', inputs: ref.inputs };
+    const edge = await postJson(
+      '/v2/models/sentiment-en/infer',
+      body,
+      { 'cache-control': 'no-store', 'x-placement': 'edge' },
+      live,
+    );
+    const remote = await direct('/v2/models/sentiment-en/infer', body);
+    for (const h of SHARED_HEADERS) expect(remote.headers.get(h), `origin ${h}`).not.toBeNull();
+    const [a, b] = [await json<InferJson & { id?: string }>(edge), await json<InferJson & { id?: string }>(remote)];
+    expect(Object.keys(b).sort()).toEqual(Object.keys(a).sort());
+    expect(b.id).toBe('same-layer');
+    a.outputs.forEach((o, k) => {
+      expect(b.outputs[k]?.shape).toEqual(o.shape);
+      o.data.forEach((v, i) => expect(Math.abs((b.outputs[k]?.data[i] ?? NaN) - v)).toBeLessThanOrEqual(1e-5));
+    });
+    // A bad request is refused in the same words by both.
+    const bad = { inputs: [{ name: 'nope', shape: [1, 1], datatype: 'FP32', data: [1] }] };
+    const e1 = await postJson('/v2/models/sentiment-en/infer', bad, {}, live);
+    const e2 = await direct('/v2/models/sentiment-en/infer', bad);
+    expect([e1.status, e2.status]).toEqual([422, 422]);
+    expect(await e2.json()).toEqual(await e1.json());
   });
 });

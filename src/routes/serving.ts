@@ -1,0 +1,59 @@
+/**
+ * @module What differs between the apps that mount the shared routes: the edge (auth, scopes, KV cache, placement,
+ * an onnxruntime-web session or the origin) and the origin (its secret, the batcher, onnxruntime-node). A route
+ * handler is written once over this interface; each app passes its own implementation.
+ */
+import type { Context, Env as HonoEnv } from 'hono';
+import type { Manifest } from '../storage/manifest.js';
+import type { ModelRegistry } from '../storage/registry.js';
+import type { InferRequest, InferResponse, ParsedInfer } from '../tasks/kserve.js';
+import type { RequestBody, RequestLimits, TaskModule } from '../tasks/task.js';
+
+/** Request limits a deployment applies (configuration). */
+export interface ServiceLimits extends RequestLimits {
+  maxBodyBytes: number;
+  /** Tensor elements per KServe infer request: bounds the memory one request can claim. */
+  maxInferElements: number;
+}
+
+/** A task request, parsed by the shared task code. */
+export interface TaskRequest {
+  task: TaskModule<unknown, unknown>;
+  parsed: unknown;
+  body: RequestBody;
+}
+
+/** KServe infer's answer before the request's own `id` is put on it (a cached answer must not carry another's). */
+export type InferAnswer = Omit<InferResponse, 'id'>;
+
+export interface Serving<E extends HonoEnv> {
+  /** `name` in KServe server metadata. */
+  readonly name: string;
+  registry(c: Context<E>): ModelRegistry;
+  limits(c: Context<E>): ServiceLimits;
+  /**
+   * Runs before any model work with the model id a request names: the edge refuses ids outside the API key's scope
+   * (403) here, so a forbidden request costs no R2 read.
+   */
+  admit(c: Context<E>, modelId: string): void;
+  /** Whether the catalogue shows a model to this caller (the edge: the key's scope). */
+  lists(c: Context<E>, manifest: Manifest): boolean;
+  /** Answers a parsed task request and sets the prediction headers. */
+  predict(c: Context<E>, manifest: Manifest, request: TaskRequest): Promise<unknown>;
+  /** Answers a checked KServe infer request (`request` is the body as sent) and sets the prediction headers. */
+  infer(c: Context<E>, manifest: Manifest, parsed: ParsedInfer, request: InferRequest): Promise<InferAnswer>;
+  /** Readiness of the server as a whole (`/v2/health/ready`). */
+  ready(c: Context<E>): Promise<boolean>;
+  /** Loads a model to prove it can serve; returns extra fields for `/v2/models/{name}/ready`. */
+  modelReady(c: Context<E>, manifest: Manifest): Promise<Record<string, string | number | boolean>>;
+  /** Extra fields for `GET /v2` (runtime, execution provider). */
+  serverMetadata(c: Context<E>): Record<string, unknown>;
+}
+
+/** The headers both apps put on a prediction they computed themselves. */
+export function serverTiming(timings: Record<string, number | undefined>): string {
+  return Object.entries(timings)
+    .filter((e): e is [string, number] => e[1] !== undefined)
+    .map(([name, ms]) => `${name};dur=${ms.toFixed(2)}`)
+    .join(', ');
+}
