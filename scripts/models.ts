@@ -1,14 +1,16 @@
 /**
  * @module Model build CLI: `build [--force] [--only id]` runs every models/<id>/recipe.ts (cached); `quantize IN OUT
- * [--method]`; `publish <file.onnx|dir> --id ID --task TASK` uploads a model of your own (scripts/publish.ts).
+ * [--method]`; `publish <file.onnx|dir> --id ID --task TASK` uploads a model of your own (scripts/publish.ts). The
+ * `edge-infer models quantize|publish` CLI commands run the same exported functions (quantizeFile, publishModel).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { QUANT_METHODS, quantizeModelWithReport, type QuantMethod } from '../models/lib/quantize.js';
+import { decode, encode } from '../models/lib/onnx-builder.js';
+import { QUANT_METHODS, quantizeModelProto, type QuantizeReport, type QuantMethod } from '../models/lib/quantize.js';
 import { sha256Hex, type Recipe } from '../models/lib/recipe.js';
-import { preparePublish, uploadLocal, uploadRemote, writeOut } from './publish.js';
+import { preparePublish, uploadLocal, uploadRemote, writeOut, type PublishOptions } from './publish.js';
 import type { Manifest } from '../src/storage/manifest.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -169,8 +171,63 @@ export async function buildAll(options: BuildOptions = {}): Promise<BuildOutcome
   return out;
 }
 
-function isMethod(v: string): v is QuantMethod {
+export function isMethod(v: string): v is QuantMethod {
   return (QUANT_METHODS as readonly string[]).includes(v);
+}
+
+/** The stages of `quantizeFile`, in order (the CLI draws a bar over them). */
+export const QUANTIZE_STEPS = ['read', 'decode', 'quantize', 'encode', 'write'] as const;
+export type QuantizeStep = (typeof QUANTIZE_STEPS)[number];
+
+export interface QuantizeFileOptions {
+  method: QuantMethod;
+  reduceRange?: boolean;
+  minElements?: number;
+  /** Called as each stage starts (the work is synchronous, so this is the only progress there is to report). */
+  onStep?: (step: QuantizeStep, index: number) => void;
+}
+
+export interface QuantizeFileResult {
+  inputBytes: number;
+  outputBytes: number;
+  report: QuantizeReport;
+}
+
+/** Quantizes the ONNX file `input` into `output` (its directory made as needed); what `quantize` runs. */
+export function quantizeFile(input: string, output: string, options: QuantizeFileOptions): QuantizeFileResult {
+  const step = (s: QuantizeStep): void => options.onStep?.(s, QUANTIZE_STEPS.indexOf(s));
+  step('read');
+  const src = readFileSync(input);
+  step('decode');
+  const m = decode(new Uint8Array(src.buffer, src.byteOffset, src.byteLength));
+  step('quantize');
+  const report = quantizeModelProto(m, {
+    method: options.method,
+    reduceRange: options.reduceRange ?? false,
+    ...(options.minElements === undefined ? {} : { minElements: options.minElements }),
+  });
+  step('encode');
+  const bytes = encode(m);
+  step('write');
+  mkdirSync(dirname(resolve(output)), { recursive: true });
+  writeFileSync(output, bytes);
+  return { inputBytes: src.byteLength, outputBytes: bytes.byteLength, report };
+}
+
+/** What `quantize` prints: one line per weight, then the sizes. */
+export function quantizeSummary(input: string, output: string, r: QuantizeFileResult): string[] {
+  return [
+    ...r.report.quantized.map((q) => `quantized ${q.op} ${q.node} weight ${q.weight} (${q.elements}) as ${q.method}`),
+    ...r.report.skipped.map((s) => `kept fp32 ${s.op} ${s.node}: ${s.reason}`),
+    `${input} (${r.inputBytes} bytes) → ${output} (${r.outputBytes} bytes, ratio ${(r.outputBytes / r.inputBytes).toFixed(3)})`,
+  ];
+}
+
+/** The `--min-elements` text as an integer, or a usage error. */
+export function parseMinElements(text: string | undefined): number | undefined | { usage: string } {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  return Number.isInteger(n) ? n : { usage: '--min-elements must be an integer' };
 }
 
 const USAGE = `usage:
@@ -199,7 +256,7 @@ async function main(argv: string[]): Promise<number> {
       placement: { type: 'string' },
       'max-length': { type: 'string' },
       remote: { type: 'boolean', default: false },
-      bucket: { type: 'string', default: 'edge-inference-models' },
+      bucket: { type: 'string', default: DEFAULT_BUCKET },
       persist: { type: 'string' },
       out: { type: 'string' },
     },
@@ -226,34 +283,39 @@ async function main(argv: string[]): Promise<number> {
       console.error(`unknown --method ${method}; expected ${QUANT_METHODS.join(' | ')}`);
       return 2;
     }
-    const minText = values['min-elements'];
-    const minElements = minText === undefined ? undefined : Number(minText);
-    if (minElements !== undefined && !Number.isInteger(minElements)) {
-      console.error('--min-elements must be an integer');
+    const minElements = parseMinElements(values['min-elements']);
+    if (typeof minElements === 'object') {
+      console.error(minElements.usage);
       return 2;
     }
-    const src = readFileSync(input);
-    const { bytes, report } = quantizeModelWithReport(new Uint8Array(src.buffer, src.byteOffset, src.byteLength), {
+    const result = quantizeFile(input, output, {
       method,
       reduceRange: values['reduce-range'],
       ...(minElements === undefined ? {} : { minElements }),
     });
-    mkdirSync(dirname(resolve(output)), { recursive: true });
-    writeFileSync(output, bytes);
-    for (const q of report.quantized)
-      console.log(`quantized ${q.op} ${q.node} weight ${q.weight} (${q.elements}) as ${q.method}`);
-    for (const s of report.skipped) console.log(`kept fp32 ${s.op} ${s.node}: ${s.reason}`);
-    console.log(
-      `${input} (${src.byteLength} bytes) → ${output} (${bytes.byteLength} bytes, ratio ${(bytes.byteLength / src.byteLength).toFixed(3)})`,
-    );
+    for (const line of quantizeSummary(input, output, result)) console.log(line);
     return 0;
   }
-  if (command === 'publish') return publishCommand(rest, values);
+  if (command === 'publish') {
+    const request = publishRequest(rest[0], values);
+    if ('usage' in request) {
+      console.error(request.usage === USAGE_MISSING ? USAGE : request.usage);
+      return 2;
+    }
+    const outcome = await publishModel(request);
+    console.log(publishSummary(outcome));
+    return 0;
+  }
   console.error(`unknown command ${command}\n${USAGE}`);
   return 2;
 }
 
-interface PublishFlags {
+export const DEFAULT_BUCKET = 'edge-inference-models';
+/** `publishRequest`'s answer when the path, --id or --task is missing: each caller prints its own usage text. */
+export const USAGE_MISSING = 'missing <path>, --id or --task';
+
+/** `publish`'s flags as parsed (strings, as on the command line). */
+export interface PublishFlags {
   id?: string | undefined;
   task?: string | undefined;
   labels?: string | undefined;
@@ -268,53 +330,87 @@ interface PublishFlags {
   out?: string | undefined;
 }
 
-async function publishCommand(rest: string[], values: PublishFlags): Promise<number> {
-  const [path] = rest;
+/** A checked `publish`: what to validate and where to put it. */
+export interface PublishRequest {
+  path: string;
+  options: PublishOptions;
+  remote: boolean;
+  bucket: string;
+  persist?: string;
+  out?: string;
+}
+
+/** Checks the flags (the same rules for this script and the `edge-infer` CLI); a usage error names the bad one. */
+export function publishRequest(path: string | undefined, values: PublishFlags): PublishRequest | { usage: string } {
   const placement = values.placement;
   const maxLength = values['max-length'] === undefined ? undefined : Number(values['max-length']);
-  if (path === undefined || values.id === undefined || values.task === undefined) {
-    console.error(USAGE);
-    return 2;
-  }
-  if (placement !== undefined && placement !== 'edge' && placement !== 'origin' && placement !== 'auto') {
-    console.error('--placement must be edge, origin or auto');
-    return 2;
-  }
-  if (maxLength !== undefined && !(Number.isInteger(maxLength) && maxLength >= 2)) {
-    console.error('--max-length must be an integer ≥ 2');
-    return 2;
-  }
-  const prepared = await preparePublish(path, {
-    id: values.id,
-    task: values.task,
-    ...(values.version === undefined ? {} : { version: values.version }),
-    ...(values.labels === undefined ? {} : { labels: values.labels.split(',').map((l) => l.trim()) }),
-    ...(values.description === undefined ? {} : { description: values.description }),
-    ...(values.license === undefined ? {} : { license: values.license }),
-    ...(placement === undefined ? {} : { placement }),
-    ...(maxLength === undefined ? {} : { maxLength }),
-  });
+  if (path === undefined || values.id === undefined || values.task === undefined) return { usage: USAGE_MISSING };
+  if (placement !== undefined && placement !== 'edge' && placement !== 'origin' && placement !== 'auto')
+    return { usage: '--placement must be edge, origin or auto' };
+  if (maxLength !== undefined && !(Number.isInteger(maxLength) && maxLength >= 2))
+    return { usage: '--max-length must be an integer ≥ 2' };
+  return {
+    path,
+    options: {
+      id: values.id,
+      task: values.task,
+      ...(values.version === undefined ? {} : { version: values.version }),
+      ...(values.labels === undefined ? {} : { labels: values.labels.split(',').map((l) => l.trim()) }),
+      ...(values.description === undefined ? {} : { description: values.description }),
+      ...(values.license === undefined ? {} : { license: values.license }),
+      ...(placement === undefined ? {} : { placement }),
+      ...(maxLength === undefined ? {} : { maxLength }),
+    },
+    remote: values.remote === true,
+    bucket: values.bucket ?? DEFAULT_BUCKET,
+    ...(values.persist === undefined ? {} : { persist: values.persist }),
+    ...(values.out === undefined ? {} : { out: values.out }),
+  };
+}
+
+export interface PublishOutcome {
+  manifest: Manifest;
+  /** Where it was uploaded, in words; undefined when only written to --out. */
+  where?: string;
+}
+
+/**
+ * Validates, optionally writes `--out`, and uploads (`--remote`: the real bucket; else the local R2 unless only
+ * `--out` was given). Progress lines go to `log` (stderr by default), the upload bar to stderr when it is a terminal.
+ */
+export async function publishModel(
+  request: PublishRequest,
+  io: { log?: (message: string) => void; progress?: boolean } = {},
+): Promise<PublishOutcome> {
+  const log = io.log ?? ((m: string) => console.error(m));
+  const prepared = await preparePublish(request.path, { ...request.options, log });
   const m = prepared.manifest;
-  console.error(
+  log(
     `validated ${m.id}@${m.version} (${m.task}): inputs ${m.inputs.map((i) => `${i.name} ${i.dtype}[${i.shape.join(',')}]`).join(', ')} → outputs ${m.outputs.map((o) => `${o.name} ${o.dtype}[${o.shape.join(',')}]`).join(', ')}`,
   );
-  if (values.out !== undefined)
-    console.error(`wrote ${relative(process.cwd(), writeOut(prepared, values.out)) || '.'}`);
+  if (request.out !== undefined) log(`wrote ${relative(process.cwd(), writeOut(prepared, request.out)) || '.'}`);
+  const progress = io.progress === undefined ? {} : { progress: io.progress };
   // --out alone writes files only; with --persist or by default it also uploads to the local R2.
-  let where: string | undefined;
-  if (values.remote === true) {
-    await uploadRemote(prepared, values.bucket ?? 'edge-inference-models', { tmpDir: join(BUILD_DIR, '.publish') });
-    where = `R2 bucket ${values.bucket ?? ''}`;
-  } else if (values.out === undefined || values.persist !== undefined) {
-    await uploadLocal(prepared, values.persist === undefined ? {} : { persistPath: values.persist });
-    where = 'the local R2';
+  if (request.remote) {
+    await uploadRemote(prepared, request.bucket, { tmpDir: join(BUILD_DIR, '.publish'), ...progress });
+    return { manifest: m, where: `R2 bucket ${request.bucket}` };
   }
-  console.log(
-    where === undefined
-      ? `prepared ${m.id}@${m.version} (not uploaded)`
-      : `published ${m.id}@${m.version} to ${where}; latest → ${m.version}`,
-  );
-  return 0;
+  if (request.out === undefined || request.persist !== undefined) {
+    await uploadLocal(prepared, {
+      ...(request.persist === undefined ? {} : { persistPath: request.persist }),
+      ...progress,
+    });
+    return { manifest: m, where: 'the local R2' };
+  }
+  return { manifest: m };
+}
+
+/** The last line `publish` prints (stdout). */
+export function publishSummary(o: PublishOutcome): string {
+  const m = o.manifest;
+  return o.where === undefined
+    ? `prepared ${m.id}@${m.version} (not uploaded)`
+    : `published ${m.id}@${m.version} to ${o.where}; latest → ${m.version}`;
 }
 
 // Run only as a script, so tests can import buildAll/buildRecipe without side effects.
