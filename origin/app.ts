@@ -7,6 +7,7 @@ import { prometheus } from '@hono/prometheus';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { requestId } from 'hono/request-id';
+import { timing } from 'hono/timing';
 import { ServiceError } from '../src/lib/errors.js';
 import type { Manifest } from '../src/storage/manifest.js';
 import { documentConfig, registerSecurity } from '../src/routes/docs.js';
@@ -14,7 +15,7 @@ import { createRouter, errorHandler, limitBody, notFoundHandler, type BaseVariab
 import { kserveRoutes } from '../src/routes/kserve.js';
 import { modelsRoutes } from '../src/routes/models.js';
 import { predictRoutes } from '../src/routes/predict.js';
-import { serverTiming, type Serving } from '../src/routes/serving.js';
+import { stageTimings, type Serving } from '../src/routes/serving.js';
 import { inferResponse, runInfer } from '../src/tasks/kserve.js';
 import { runTask, type StageTimings } from '../src/tasks/task.js';
 import type { OriginServerConfig } from './config.js';
@@ -41,7 +42,7 @@ function answerHeaders(c: Context, manifest: Manifest, timings: Record<string, n
   c.header('X-Placement-Reason', 'served by the origin');
   // The origin keeps no result cache: the edge's KV cache is in front of it.
   c.header('X-Cache', 'BYPASS');
-  c.header('Server-Timing', serverTiming(timings));
+  stageTimings(c, timings);
 }
 
 function originServing(deps: OriginDeps): Serving<OriginEnv> {
@@ -123,6 +124,7 @@ export function createOriginApp(deps: OriginDeps) {
   });
   const app = createRouter<OriginEnv>();
   app.use('*', requestId());
+  app.use('*', timing());
   // Labelled by the matched route pattern, not the URL: bounded label cardinality.
   app.use('*', registerMetrics);
   app.use('*', secretAuth(config.secret));

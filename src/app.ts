@@ -6,6 +6,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
+import { timing } from 'hono/timing';
 import { apiKeys, currentKey } from './middleware/api-keys.js';
 import { clientIp, rateLimit } from './middleware/rate-limit.js';
 import { requestLog } from './middleware/request-log.js';
@@ -82,6 +83,7 @@ export function createEdgeApp(parts: EdgeAppParts = {}) {
   const app = createRouter<AppEnv>();
   app.use('*', requestId());
   app.use('*', requestLog());
+  app.use('*', timing());
   app.use('*', corsFromConfig());
   // Open routes: health (orchestrators, uptime checks) and the API's own description; limited per client IP.
   for (const path of ['/v2/health/*', '/openapi.json']) app.use(path, perIp);

@@ -17,7 +17,7 @@ import type { Manifest } from '../storage/manifest.js';
 import type { ModelRegistry } from '../storage/registry.js';
 import { inferCacheInput, inferResponse, runInfer } from '../tasks/kserve.js';
 import { runTask, type RequestSize, type StageTimings, type TaskContext, type TaskModule } from '../tasks/task.js';
-import { serverTiming, type InferAnswer, type Serving } from './serving.js';
+import { stageTimings, type InferAnswer, type Serving } from './serving.js';
 import { services, type AppEnv } from './services.js';
 
 /** Tensor elements per infer request at the edge: bounds the memory a request can claim inside a 128 MB isolate. */
@@ -38,7 +38,7 @@ export function predictionHeaders(c: Context<AppEnv>, manifest: Manifest, result
   c.header('X-Cache', result.cache);
   c.header('X-Placement', result.placement);
   c.header('X-Model', `${manifest.id}@${manifest.version}`);
-  c.header('Server-Timing', serverTiming(result.timings));
+  stageTimings(c, result.timings);
   if (result.cache === 'BYPASS') c.header('Cache-Control', 'no-store');
 }
 

@@ -4,6 +4,7 @@
  * handler is written once over this interface; each app passes its own implementation.
  */
 import type { Context, Env as HonoEnv } from 'hono';
+import { setMetric } from 'hono/timing';
 import type { Manifest } from '../storage/manifest.js';
 import type { ModelRegistry } from '../storage/registry.js';
 import type { InferRequest, InferResponse, ParsedInfer } from '../tasks/kserve.js';
@@ -50,10 +51,10 @@ export interface Serving<E extends HonoEnv> {
   serverMetadata(c: Context<E>): Record<string, unknown>;
 }
 
-/** The headers both apps put on a prediction they computed themselves. */
-export function serverTiming(timings: Record<string, number | undefined>): string {
-  return Object.entries(timings)
-    .filter((e): e is [string, number] => e[1] !== undefined)
-    .map(([name, ms]) => `${name};dur=${ms.toFixed(2)}`)
-    .join(', ');
+/**
+ * Stage timings onto the answer's `Server-Timing` (hono's `timing()` middleware, mounted by both apps, writes the
+ * header with a `total` beside them).
+ */
+export function stageTimings(c: Context, timings: Record<string, number | undefined>): void {
+  for (const [name, ms] of Object.entries(timings)) if (ms !== undefined) setMetric(c, name, ms, undefined, 2);
 }
