@@ -60,7 +60,7 @@ function toFeeds(feeds: BenchFeed[]): Feeds {
 
 /** The product app, called in-process with this Worker's real (local) R2 and KV bindings: no HTTP hop. */
 async function timeApp(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
-  const { path, method, headers, body, iterations, warmup, variant } = await request.json<{
+  const { path, method, headers, body, iterations, warmup, variant, quiet } = await request.json<{
     path: string;
     method: string;
     headers: Record<string, string>;
@@ -68,6 +68,8 @@ async function timeApp(request: Request, env: Env, ctx: ExecutionContext): Promi
     iterations: number;
     warmup: number;
     variant?: 'full' | 'no-auth';
+    /** Mute the request log line: locally each console.log crosses wrangler's inspector, which deployed Workers do not. */
+    quiet?: boolean;
   }>();
   let status = 0;
   const target = variant === 'no-auth' ? appWithoutAuth : app;
@@ -80,8 +82,14 @@ async function timeApp(request: Request, env: Env, ctx: ExecutionContext): Promi
     await res.arrayBuffer();
     status = res.status;
   };
-  const { times, block } = await blockMeans(call, iterations, warmup);
-  return Response.json({ times, block, status });
+  const log = console.log;
+  if (quiet === true) console.log = () => undefined;
+  try {
+    const { times, block } = await blockMeans(call, iterations, warmup);
+    return Response.json({ times, block, status });
+  } finally {
+    console.log = log;
+  }
 }
 
 /**

@@ -73,7 +73,7 @@ export function buildProgram(io: Io): Command {
     .option('--max-length <n>', 'longest token sequence (feature-extraction; default 512)')
     .option('--remote', 'upload to the real R2 bucket through wrangler')
     .option('--bucket <name>', 'the bucket for --remote (default edge-inference-models)')
-    .option('--persist <dir>', 'the local state directory to upload into (default .wrangler/state)')
+    .option('--persist <dir>', 'the local state to upload into (default .wrangler/state/v3)')
     .option('--out <dir>', 'also write the published layout here (alone: write only, upload nothing)')
     .action((path: string, _o: unknown, cmd: Command) => publish(io, path, cmd.optsWithGlobals<PublishCliOptions>()));
   models
@@ -103,7 +103,7 @@ export function buildProgram(io: Io): Command {
     .requiredOption('--name <name>', 'what the key is for')
     .option('--tier <tier>', 'rate-limit tier (default: default)')
     .option('--remote', 'the real namespace, through `wrangler kv key` (wrangler login first)')
-    .option('--persist <dir>', 'the local state directory (default .wrangler/state)')
+    .option('--persist <dir>', 'the local state to write into (default .wrangler/state/v3)')
     .action((_o: unknown, cmd: Command) => bootstrapKey(io, cmd.optsWithGlobals<BootstrapOptions>()));
   keys
     .command('list')

@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { localProxy } from './local-state.js';
 import { isWellFormedSecret, KeyStore, generateSecret, type KeyKv, type KeyRecord } from '../src/auth/keys.js';
 
 export const DEV_VARS = join(import.meta.dirname, '..', '.dev.vars');
@@ -47,9 +48,8 @@ export async function ensureDevKey(kv: KeyKv, file = DEV_VARS): Promise<{ secret
 }
 
 /** A fresh key in the local KV `wrangler dev` reads (benchmarks): admin, every model, the given tier. */
-export async function localKey(tier: string, stateDir = '.wrangler/state'): Promise<string> {
-  const { getPlatformProxy } = await import('wrangler');
-  const proxy = await getPlatformProxy<{ AUTH: KeyKv }>({ persist: { path: `${stateDir}/v3` } });
+export async function localKey(tier: string, stateDir?: string): Promise<string> {
+  const proxy = await localProxy<{ AUTH: KeyKv }>({ stateDir });
   try {
     const secret = generateSecret('dev');
     await new KeyStore(proxy.env.AUTH, { ttlMs: 0 }).insert(secret, {

@@ -11,7 +11,6 @@ import { basename, join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import cliProgress from 'cli-progress';
 import * as ortWeb from 'onnxruntime-web';
-import { getPlatformProxy } from 'wrangler';
 import {
   DTYPES,
   ManifestSchema,
@@ -27,6 +26,7 @@ import {
 } from '../src/storage/manifest.js';
 import { webSession } from '../models/lib/ort-eval.js';
 import { FeatureExtractionConfigSchema } from '../src/tasks/feature-extraction.js';
+import { localProxy } from './local-state.js';
 
 export interface PublishOptions {
   id: string;
@@ -269,9 +269,8 @@ export async function uploadLocal(
   p: Prepared,
   options: { persistPath?: string; progress?: boolean } = {},
 ): Promise<void> {
-  const proxy = await getPlatformProxy<{ MODELS: PutBucket }>({
-    persist: options.persistPath === undefined ? true : { path: options.persistPath },
-  });
+  // `persistPath` is the proxy's own path (`<state dir>/v3`), as `--persist` takes it.
+  const proxy = await localProxy<{ MODELS: PutBucket }>({ path: options.persistPath });
   try {
     await withProgress(uploads(p), options.progress ?? process.stderr.isTTY, async (u) => {
       // A plain Uint8Array: the proxy's serialiser refuses Node's Buffer subclass.

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { getPlatformProxy } from 'wrangler';
+import { localProxy } from './local-state.js';
 import { ManifestSchema, r2Keys } from '../src/storage/manifest.js';
 import { readBuiltModels } from './model-store.js';
 
@@ -71,7 +71,7 @@ export async function seedBucket(bucket: SeedBucket): Promise<{ written: number;
 
 /** The local bucket `wrangler dev` serves from (miniflare state under .wrangler/state), through wrangler's proxy. */
 export async function seedLocal(): Promise<{ written: number; skipped: number }> {
-  const proxy = await getPlatformProxy<{ MODELS: SeedBucket }>({ persist: true });
+  const proxy = await localProxy<{ MODELS: SeedBucket }>();
   try {
     return await seedBucket(proxy.env.MODELS);
   } finally {

@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { getPlatformProxy } from 'wrangler';
+import { DEFAULT_STATE_DIR, localProxy } from './local-state.js';
 import type { KeyKv } from '../src/auth/keys.js';
 import { DEV_KEY_VAR, DEV_VARS, ensureDevKey } from './dev-key.js';
 import { seedBucket, type SeedBucket } from './seed.js';
@@ -18,7 +18,7 @@ const ORIGIN_SECRET = process.env['ORIGIN_SECRET'] || randomBytes(24).toString('
 const hasOrigin = existsSync('origin/server.ts');
 // Where local R2/KV state lives (default .wrangler/state, as plain `wrangler dev`) and which file holds the dev key;
 // tests point both at temporary places so they never touch a developer's own stack.
-const STATE_DIR = process.env['EDGE_INFER_STATE_DIR'] || '.wrangler/state';
+const STATE_DIR = process.env['EDGE_INFER_STATE_DIR'] || DEFAULT_STATE_DIR;
 const DEV_VARS_FILE = process.env['EDGE_INFER_DEV_VARS'] || DEV_VARS;
 // The Worker finds the origin through vars (the secret as a var only here, locally; in production it is a secret).
 const originVars = hasOrigin
@@ -46,7 +46,7 @@ async function waitFor(url: string, child: ChildProcess, timeoutMs: number): Pro
 
 run(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'scripts/models.ts', 'build']);
 // One platform proxy over the same local state `wrangler dev` will read: models into R2, the dev key into KV.
-const proxy = await getPlatformProxy<{ MODELS: SeedBucket; AUTH: KeyKv }>({ persist: { path: `${STATE_DIR}/v3` } });
+const proxy = await localProxy<{ MODELS: SeedBucket; AUTH: KeyKv }>({ stateDir: STATE_DIR });
 const seeded = await seedBucket(proxy.env.MODELS);
 const devKey = await ensureDevKey(proxy.env.AUTH, DEV_VARS_FILE);
 await proxy.dispose();

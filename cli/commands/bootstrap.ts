@@ -5,9 +5,9 @@
  * service's own KeyStore, so it is hashed exactly like every other key.
  */
 import { execFileSync } from 'node:child_process';
-import { getPlatformProxy } from 'wrangler';
 import { generateSecret, KeyStore, type KeyKv, type KeyRecord } from '../../src/auth/keys.js';
 import { REPO_ROOT } from '../../origin/config.js';
+import { localProxy } from '../../scripts/local-state.js';
 import { fields } from '../format.js';
 import type { Io } from '../io.js';
 
@@ -15,7 +15,7 @@ export interface BootstrapOptions {
   name: string;
   tier?: string | undefined;
   remote?: boolean | undefined;
-  /** Local state directory (default .wrangler/state, as `npm start`). */
+  /** The local state's proxy path, as `models publish --persist` takes it (default .wrangler/state/v3). */
   persist?: string | undefined;
   json?: boolean | undefined;
 }
@@ -56,8 +56,7 @@ export async function bootstrapKey(io: Io, options: BootstrapOptions): Promise<v
   if (options.remote === true) {
     record = await new KeyStore(wranglerKv(['--remote']), { ttlMs: 0 }).insert(secret, input);
   } else {
-    const dir = options.persist ?? '.wrangler/state';
-    const proxy = await getPlatformProxy<{ AUTH: KeyKv }>({ persist: { path: `${dir}/v3` } });
+    const proxy = await localProxy<{ AUTH: KeyKv }>({ path: options.persist });
     try {
       record = await new KeyStore(proxy.env.AUTH, { ttlMs: 0 }).insert(secret, input);
     } finally {

@@ -9,14 +9,7 @@ import type { Manifest } from '../storage/manifest.js';
 import { parseModelRef } from '../storage/registry.js';
 import { bytesToBase64 } from '../tasks/base64.js';
 import { featureExtraction, tokenize, validateTexts, type Embedding } from '../tasks/feature-extraction.js';
-import {
-  createRouter,
-  documented,
-  errorResponses,
-  KEY_SECURITY,
-  PredictionHeaders,
-  PredictionRequestHeaders,
-} from './http.js';
+import { createRouter, documented, KEY_SECURITY, predictionResponses, PredictionRequestHeaders } from './http.js';
 import { edgeServing, servePlaced, taskContext, taskWays } from './placed.js';
 import { services, type AppEnv } from './services.js';
 
@@ -66,14 +59,7 @@ export const embeddingsRoute = createRoute({
   request: {
     body: { required: true, content: { 'application/json': { schema: EmbeddingsRequestSchema } } },
   },
-  responses: {
-    200: {
-      description: 'One embedding per input, in order.',
-      headers: PredictionHeaders,
-      content: { 'application/json': { schema: EmbeddingsResponseSchema } },
-    },
-    ...errorResponses(400, 401, 403, 404, 413, 415, 422, 429, 503),
-  },
+  responses: predictionResponses(EmbeddingsResponseSchema, 'One embedding per input, in order.'),
 });
 
 /** The hidden size a model's first output declares (last dimension), when it is a number. */

@@ -215,3 +215,11 @@ export function documented<R extends RouteConfig>(
   });
   return { ...route, hide: true };
 }
+
+/** The responses of a prediction route: the answer with the prediction headers, and every error it can answer. */
+export function predictionResponses<S extends z.ZodType>(schema: S, description: string) {
+  return {
+    200: { description, headers: PredictionHeaders, content: { 'application/json': { schema } } },
+    ...errorResponses(400, 401, 403, 404, 413, 415, 422, 429, 503),
+  };
+}

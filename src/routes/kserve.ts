@@ -18,7 +18,7 @@ import {
   documented,
   errorResponses,
   KEY_SECURITY,
-  PredictionHeaders,
+  predictionResponses,
   PredictionRequestHeaders,
   RateLimitHeaders,
 } from './http.js';
@@ -124,45 +124,37 @@ export const readyRoute = createRoute({
   },
 });
 
-function metadataRoute<P extends string>(path: P, params: typeof ModelParams | typeof VersionedParams, id: string) {
+/** A GET on one model (metadata, readiness): same parameters, security and errors, its own answer. */
+function modelGetRoute<P extends string, S extends z.ZodType>(
+  path: P,
+  params: typeof ModelParams | typeof VersionedParams,
+  id: string,
+  summary: string,
+  answer: { description: string; schema: S },
+) {
   return createRoute({
     method: 'get',
     path,
     operationId: id,
     tags,
-    summary: 'Model metadata: inputs and outputs with KServe datatypes',
+    summary,
     security: KEY_SECURITY,
     request: { params },
     responses: {
       200: {
-        description: 'Model metadata.',
+        description: answer.description,
         headers: keyed,
-        content: { 'application/json': { schema: ModelMetadataSchema } },
+        content: { 'application/json': { schema: answer.schema } },
       },
       ...errorResponses(401, 403, 404, 429, 503),
     },
   });
 }
 
-function modelReadyRoute<P extends string>(path: P, params: typeof ModelParams | typeof VersionedParams, id: string) {
-  return createRoute({
-    method: 'get',
-    path,
-    operationId: id,
-    tags,
-    summary: 'Model readiness: loads the model (sha256-checked) and says whether it serves',
-    security: KEY_SECURITY,
-    request: { params },
-    responses: {
-      200: {
-        description: 'Loaded and ready.',
-        headers: keyed,
-        content: { 'application/json': { schema: ModelReadySchema } },
-      },
-      ...errorResponses(401, 403, 404, 429, 503),
-    },
-  });
-}
+const METADATA = 'Model metadata: inputs and outputs with KServe datatypes';
+const metadataAnswer = { description: 'Model metadata.', schema: ModelMetadataSchema };
+const READINESS = 'Model readiness: loads the model (sha256-checked) and says whether it serves';
+const readyAnswer = { description: 'Loaded and ready.', schema: ModelReadySchema };
 
 function inferRoute<P extends string>(path: P, params: typeof ModelParams | typeof VersionedParams, id: string) {
   return createRoute({
@@ -179,28 +171,37 @@ function inferRoute<P extends string>(path: P, params: typeof ModelParams | type
       params,
       body: { required: true, content: { 'application/json': { schema: InferRequestDoc } } },
     },
-    responses: {
-      200: {
-        description: 'The output tensors.',
-        headers: PredictionHeaders,
-        content: { 'application/json': { schema: InferResponseSchema } },
-      },
-      ...errorResponses(400, 401, 403, 404, 413, 415, 422, 429, 503),
-    },
+    responses: predictionResponses(InferResponseSchema, 'The output tensors.'),
   });
 }
 
-export const modelMetadataRoute = metadataRoute('/v2/models/{model_name}', ModelParams, 'kserveModelMetadata');
-export const versionMetadataRoute = metadataRoute(
+export const modelMetadataRoute = modelGetRoute(
+  '/v2/models/{model_name}',
+  ModelParams,
+  'kserveModelMetadata',
+  METADATA,
+  metadataAnswer,
+);
+export const versionMetadataRoute = modelGetRoute(
   '/v2/models/{model_name}/versions/{model_version}',
   VersionedParams,
   'kserveVersionMetadata',
+  METADATA,
+  metadataAnswer,
 );
-export const modelReadinessRoute = modelReadyRoute('/v2/models/{model_name}/ready', ModelParams, 'kserveModelReady');
-export const versionReadinessRoute = modelReadyRoute(
+export const modelReadinessRoute = modelGetRoute(
+  '/v2/models/{model_name}/ready',
+  ModelParams,
+  'kserveModelReady',
+  READINESS,
+  readyAnswer,
+);
+export const versionReadinessRoute = modelGetRoute(
   '/v2/models/{model_name}/versions/{model_version}/ready',
   VersionedParams,
   'kserveVersionReady',
+  READINESS,
+  readyAnswer,
 );
 export const modelInferRoute = inferRoute('/v2/models/{model_name}/infer', ModelParams, 'kserveInfer');
 export const versionInferRoute = inferRoute(

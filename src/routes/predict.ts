@@ -8,14 +8,7 @@ import { ServiceError } from '../lib/errors.js';
 import { parseModelRef } from '../storage/registry.js';
 import { taskModule } from '../tasks/index.js';
 import type { RequestBody } from '../tasks/task.js';
-import {
-  createRouter,
-  documented,
-  errorResponses,
-  KEY_SECURITY,
-  PredictionHeaders,
-  PredictionRequestHeaders,
-} from './http.js';
+import { createRouter, documented, KEY_SECURITY, predictionResponses, PredictionRequestHeaders } from './http.js';
 import type { Serving } from './serving.js';
 
 export const ModelRefParam = z.string().openapi({
@@ -93,14 +86,7 @@ export const predictRoute = createRoute({
       },
     },
   },
-  responses: {
-    200: {
-      description: 'The task output.',
-      headers: PredictionHeaders,
-      content: { 'application/json': { schema: PredictOutputSchema } },
-    },
-    ...errorResponses(400, 401, 403, 404, 413, 415, 422, 429, 503),
-  },
+  responses: predictionResponses(PredictOutputSchema, 'The task output.'),
 });
 
 const mediaType = (c: Context): string =>

@@ -29,7 +29,7 @@ describe('keys bootstrap', () => {
     const out: string[] = [];
     const err: string[] = [];
     const io: Io = { out: (t) => out.push(t), err: (t) => err.push(t), env: {}, progress: false };
-    await bootstrapKey(io, { name: 'ops', persist: dir, json: true });
+    await bootstrapKey(io, { name: 'ops', persist: join(dir, 'v3'), json: true });
     const printed = JSON.parse(out.join('\n')) as { key: string; id: string };
     expect(printed.key).toMatch(/^ei_live_/);
     expect(err.join('\n')).toMatch(/shown this once/);

@@ -7,7 +7,7 @@ import { startStack } from './stack.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    stack: { edge: string; origin: string; originSecret: string; key: string; devVars: string };
+    stack: { edge: string; origin: string; originSecret: string; key: string; devVars: string; stateDir: string };
   }
 }
 
@@ -19,6 +19,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     originSecret: stack.originSecret,
     key: stack.key,
     devVars: stack.devVars,
+    stateDir: stack.stateDir,
   });
   return stack.stop;
 }

@@ -23,6 +23,8 @@ export interface RunningStack {
   key: string;
   /** The dev-vars file start.ts wrote (holds the key as EDGE_INFER_KEY). */
   devVars: string;
+  /** The stack's miniflare state directory (`wrangler dev --persist-to`; the platform proxy's path is `<it>/v3`). */
+  stateDir: string;
   /** What the stack printed so far (last 20 kB), for failure messages. */
   log: () => string;
   stop: () => Promise<void>;
@@ -44,6 +46,7 @@ export async function startStack(): Promise<RunningStack> {
   const scratch = mkdtempSync(join(tmpdir(), 'edge-stack-'));
   const devVars = join(scratch, 'dev.vars');
   const originSecret = randomBytes(24).toString('base64url');
+  const stateDir = join(scratch, 'state');
   let output = '';
   // Its own process group, so the stop reaches wrangler and workerd too.
   const child = spawn(process.execPath, ['node_modules/tsx/dist/cli.mjs', 'scripts/start.ts'], {
@@ -53,7 +56,7 @@ export async function startStack(): Promise<RunningStack> {
       PORT: String(workerPort),
       ORIGIN_PORT: String(originPort),
       ORIGIN_SECRET: originSecret,
-      EDGE_INFER_STATE_DIR: join(scratch, 'state'),
+      EDGE_INFER_STATE_DIR: stateDir,
       EDGE_INFER_DEV_VARS: devVars,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -88,5 +91,5 @@ export async function startStack(): Promise<RunningStack> {
   }
   const key = readDevVars(devVars)[DEV_KEY_VAR];
   if (key === undefined) throw new Error(`start.ts wrote no ${DEV_KEY_VAR} to ${devVars}\n${log()}`);
-  return { edge, origin, originSecret, key, devVars, log, stop };
+  return { edge, origin, originSecret, key, devVars, stateDir, log, stop };
 }

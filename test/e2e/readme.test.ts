@@ -1,0 +1,160 @@
+/**
+ * @module Every command the README shows, run as written against the `npm start` stack: each `curl`, `npx edge-infer`
+ * and `npm run models -- publish` line from its `sh` blocks (continuation lines joined), with the README's
+ * `localhost:8787` pointed at the stack and `$EDGE_INFER_KEY` set to its dev key. The files the examples name
+ * (speech.wav, seven.png, line.jpg, my-model.onnx, my-bert/) are made here by espeak-ng, ImageMagick and the repo's
+ * own recipes. curl runs with `--fail-with-body`, so an HTTP error fails the line. Not run: the deployment block
+ * (it needs a Cloudflare account) and `keys bootstrap --remote`.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { writeTinyBert } from '../../models/tiny-bert/generate.js';
+import { REPO_ROOT } from '../../origin/config.js';
+import { BUILD_DIR } from '../../scripts/model-store.js';
+
+const { edge, key, stateDir } = inject('stack');
+const work = mkdtempSync(join(tmpdir(), 'readme-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** Whether a shell text leaves a quote open (a quoted string may span lines, as the README's JSON bodies do). */
+function quoteOpen(text: string): boolean {
+  let quote: "'" | '"' | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quote === undefined) {
+      if (ch === '\\') i++;
+      else if (ch === "'" || ch === '"') quote = ch;
+    } else if (quote === '"' && ch === '\\') i++;
+    else if (ch === quote) quote = undefined;
+  }
+  return quote !== undefined;
+}
+
+/** The README's shell commands, continuation lines and quoted newlines joined, in order. */
+function readmeCommands(): string[] {
+  const text = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  const out: string[] = [];
+  for (const block of text.matchAll(/```sh\n([\s\S]*?)```/g)) {
+    let current = '';
+    for (const raw of (block[1] ?? '').split('\n')) {
+      const line = current === '' ? raw.replace(/\s+#.*$/, '') : raw;
+      if (current === '' && (line.trim() === '' || line.trim().startsWith('#'))) continue;
+      current += current === '' ? line : `\n${line}`;
+      if (/(\\|\||&&)$/.test(current.trimEnd()) || quoteOpen(current)) continue;
+      out.push(current);
+      current = '';
+    }
+  }
+  return out;
+}
+
+/** What runs, and how: the README line adjusted only where it names this machine, its state or a placeholder. */
+function adjust(command: string, ids: Map<string, string>): string | undefined {
+  if (/^npm (install|start|test)|^npx wrangler|^npm run (models:|deploy)|bootstrap .*--remote/.test(command))
+    return undefined;
+  const host = new URL(edge).host;
+  let c = command.replaceAll('localhost:8787', host).replaceAll('http://127.0.0.1:8787', edge);
+  for (const [placeholder, id] of ids) c = c.replaceAll(placeholder, id);
+  // The stack keeps its own state directory; the README's default is `.wrangler/state`.
+  if (c.startsWith('npm run models -- publish') || / models publish /.test(c))
+    c += ` --persist ${join(stateDir, 'v3')}`;
+  c = c.replace(/(^|\|\s*)curl /g, '$1curl --fail-with-body ');
+  // The same programs the npm script and the bin run, so the examples' relative paths resolve in the work folder.
+  c = c.replace(
+    /^npm run models -- /,
+    `node ${join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs')} ${join(REPO_ROOT, 'scripts', 'models.ts')} `,
+  );
+  return c.replace(/^npx edge-infer /, `node ${join(REPO_ROOT, 'bin', 'edge-infer.mjs')} `);
+}
+
+function run(command: string): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync('bash', ['-o', 'pipefail', '-c', command], {
+    cwd: work,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: {
+      ...process.env,
+      EDGE_INFER_KEY: key,
+      EDGE_INFER_BASE_URL: edge,
+      PATH: `${join(REPO_ROOT, 'node_modules', '.bin')}:${process.env['PATH'] ?? ''}`,
+    },
+  });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(() => {
+  execFileSync('espeak-ng', [
+    '-w',
+    join(work, 'speech.wav'),
+    'Hello there. This is a short test of the speech detector.',
+  ]);
+  execFileSync('/usr/bin/convert', [
+    '-size',
+    '28x28',
+    'xc:black',
+    '-fill',
+    'white',
+    '-font',
+    'DejaVu-Sans-Bold',
+    '-pointsize',
+    '26',
+    '-gravity',
+    'center',
+    '-annotate',
+    '0',
+    '7',
+    join(work, 'seven.png'),
+  ]);
+  execFileSync('/usr/bin/convert', [
+    '-size',
+    '320x48',
+    'xc:white',
+    '-fill',
+    'black',
+    '-font',
+    'DejaVu-Sans',
+    '-pointsize',
+    '26',
+    '-gravity',
+    'center',
+    '-annotate',
+    '0',
+    'Hello world, upside down',
+    '-rotate',
+    '180',
+    join(work, 'line.jpg'),
+  ]);
+  // The README's own models: an iris tree as "my-model.onnx" (three classes, a,b,c), tiny-bert as "my-bert/",
+  // and a float model to quantize.
+  const iris = readFileSync(join(BUILD_DIR, 'iris-tree', 'latest'), 'utf8').trim();
+  copyFileSync(join(BUILD_DIR, 'iris-tree', iris, 'model.onnx'), join(work, 'my-model.onnx'));
+  writeTinyBert(join(work, 'my-bert'));
+  const digits = readFileSync(join(BUILD_DIR, 'digits-mnist', 'latest'), 'utf8').trim();
+  copyFileSync(join(BUILD_DIR, 'digits-mnist', digits, 'model.fp32.onnx'), join(work, 'model.onnx'));
+}, 120_000);
+
+describe('the README', () => {
+  it('every curl, CLI and publish command it shows works against the running stack', () => {
+    const commands = readmeCommands();
+    expect(commands.length).toBeGreaterThan(25);
+    const ids = new Map<string, string>();
+    const ran: string[] = [];
+    for (const command of commands) {
+      const c = adjust(command, ids);
+      if (c === undefined) continue;
+      const r = run(c);
+      expect(r.status, `${command}\nstdout: ${r.stdout.slice(0, 500)}\nstderr: ${r.stderr.slice(0, 800)}`).toBe(0);
+      expect(r.stdout.length, command).toBeGreaterThan(0);
+      // A key made by one example is the `key_…` a later example revokes.
+      const made =
+        /"id":"(key_[A-Za-z0-9_-]+)"/.exec(r.stdout)?.[1] ?? /^id\s+(key_[A-Za-z0-9_-]+)/m.exec(r.stdout)?.[1];
+      if (made !== undefined && /keys create|\/v1\/keys[\s\S]*-d /.test(command)) ids.set('key_…', made);
+      ran.push(command);
+    }
+    expect(ran.filter((c) => c.startsWith('curl')).length).toBeGreaterThan(15);
+    expect(ran.some((c) => c.startsWith('npx edge-infer'))).toBe(true);
+  }, 600_000);
+});
