@@ -24,12 +24,12 @@ export function readDevVars(file = DEV_VARS): Record<string, string> {
 
 /** Sets one variable in a dotenv file, leaving every other line as it was. */
 export function writeDevVar(name: string, value: string, file = DEV_VARS): void {
-  const lines = existsSync(file) ? readFileSync(file, 'utf8').split('\n') : [];
+  const text = existsSync(file) ? readFileSync(file, 'utf8').replace(/\n+$/, '') : '';
+  const lines = text === '' ? [] : text.split('\n');
   const at = lines.findIndex((l) => new RegExp(`^\\s*${name}\\s*=`).test(l));
-  const line = `${name}=${value}`;
-  if (at === -1) lines.splice(lines.at(-1) === '' ? lines.length - 1 : lines.length, 0, line);
-  else lines[at] = line;
-  writeFileSync(file, `${lines.filter((l, i) => l !== '' || i < lines.length - 1).join('\n')}\n`, { mode: 0o600 });
+  if (at === -1) lines.push(`${name}=${value}`);
+  else lines[at] = `${name}=${value}`;
+  writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 });
 }
 
 /** The development key: the one in `.dev.vars` if there is one, else a new one written there; stored in `kv`. */

@@ -20,13 +20,15 @@ const TierSchema = z.object({
 });
 const TiersSchema = z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), TierSchema);
 
+/** Per client IP, on the routes that take no key; a tiers value without an `ip` tier keeps this one. */
+const IP_TIER: RateLimitTier = { binding: 'RATE_LIMIT_IP', limit: 120, period: 60 };
+
 /** The tiers wrangler.toml declares; used when `RATE_LIMIT_TIERS` is unset or invalid. */
 export const DEFAULT_TIERS: Record<string, RateLimitTier> = {
   default: { binding: 'RATE_LIMIT_DEFAULT', limit: 600, period: 60 },
   high: { binding: 'RATE_LIMIT_HIGH', limit: 6000, period: 60 },
-  ip: { binding: 'RATE_LIMIT_IP', limit: 120, period: 60 },
+  ip: IP_TIER,
 };
-const DEFAULT_IP_TIER: RateLimitTier = { binding: 'RATE_LIMIT_IP', limit: 120, period: 60 };
 
 export interface Config {
   sessionCacheBytes: number;
@@ -87,7 +89,7 @@ export function readConfig(vars: ConfigVars): Config {
     maxTextChars: intVar(vars.MAX_TEXT_CHARS, 4096, 1),
     authCacheTtlMs: intVar(vars.AUTH_CACHE_TTL_SECONDS, 30, 0) * 1000,
     rateLimitTiers: tiers,
-    ipRateLimit: tiers['ip'] ?? DEFAULT_IP_TIER,
+    ipRateLimit: tiers['ip'] ?? IP_TIER,
     corsOrigins: cors === '' ? [] : cors.split(',').map((o) => o.trim()),
   };
 }

@@ -33,11 +33,57 @@ function bindingOf(c: Context, tier: RateLimitTier): Limiter | undefined {
 
 const loggedMissing = new Set<string>();
 
+/** Limiters that let requests through when the binding itself fails (one per binding, made once). */
+const failingOpen = new WeakMap<Limiter, Limiter>();
+function failOpen(binding: Limiter): Limiter {
+  let wrapped = failingOpen.get(binding);
+  if (wrapped === undefined) {
+    wrapped = {
+      // A limiter outage must not take the API down with it: fail open, and log.
+      limit: async (o) => {
+        try {
+          return await binding.limit(o);
+        } catch (err) {
+          console.error(JSON.stringify({ msg: 'rate limiter failed; allowing', err: String(err) }));
+          return { success: true };
+        }
+      },
+    };
+    failingOpen.set(binding, wrapped);
+  }
+  return wrapped;
+}
+
+function tooMany(tier: RateLimitTier): ServiceError {
+  const policy = { 'RateLimit-Limit': String(tier.limit), 'RateLimit-Policy': `${tier.limit};w=${tier.period}` };
+  // The binding counts fixed windows of `period` seconds: the budget is back within one period.
+  return new ServiceError(
+    429,
+    'rate_limited',
+    `Rate limit reached: ${tier.limit} requests per ${tier.period} s. Retry after the window resets.`,
+    { headers: { 'Retry-After': String(tier.period), ...policy, 'RateLimit-Remaining': '0' } },
+  );
+}
+
 /**
  * @example
  * app.use('/v1/*', rateLimit({ tier: (c) => tiers[currentKey(c).tier], key: (c) => `key:${currentKey(c).id}` }));
  */
 export function rateLimit<E extends HonoEnv>(options: RateLimitOptions<E>): MiddlewareHandler<E> {
+  // The tier and its binding of this request, found by the outer middleware before the limiter runs.
+  const found = new WeakMap<Context<E>, { tier: RateLimitTier; binding: Limiter }>();
+  const of = (c: Context<E>): { tier: RateLimitTier; binding: Limiter } => {
+    const f = found.get(c);
+    if (f === undefined) throw new Error('rateLimit: the limiter ran without its tier');
+    return f;
+  };
+  const limited = rateLimiter<E>({
+    binding: (c: Context<E>) => failOpen(of(c).binding),
+    keyGenerator: (c: Context<E>) => options.key(c),
+    handler: (c: Context<E>) => {
+      throw tooMany(of(c).tier);
+    },
+  });
   return async (c, next) => {
     const tier = options.tier(c);
     const binding = tier === undefined ? undefined : bindingOf(c, tier);
@@ -52,36 +98,7 @@ export function rateLimit<E extends HonoEnv>(options: RateLimitOptions<E>): Midd
     }
     c.header('RateLimit-Limit', String(tier.limit));
     c.header('RateLimit-Policy', `${tier.limit};w=${tier.period}`);
-    const limited = rateLimiter<E>({
-      binding: {
-        // A limiter outage must not take the API down with it: fail open, and log.
-        limit: async (o: { key: string }) => {
-          try {
-            return await binding.limit(o);
-          } catch (err) {
-            console.error(JSON.stringify({ msg: 'rate limiter failed; allowing', err: String(err) }));
-            return { success: true };
-          }
-        },
-      },
-      keyGenerator: (ctx: Context<E>) => options.key(ctx),
-      handler: () => {
-        // The binding counts fixed windows of `period` seconds: the budget is back within one period.
-        throw new ServiceError(
-          429,
-          'rate_limited',
-          `Rate limit reached: ${tier.limit} requests per ${tier.period} s. Retry after the window resets.`,
-          {
-            headers: {
-              'Retry-After': String(tier.period),
-              'RateLimit-Limit': String(tier.limit),
-              'RateLimit-Policy': `${tier.limit};w=${tier.period}`,
-              'RateLimit-Remaining': '0',
-            },
-          },
-        );
-      },
-    });
+    found.set(c, { tier, binding });
     await limited(c, next);
   };
 }

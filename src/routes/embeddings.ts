@@ -10,7 +10,8 @@ import { parseModelRef } from '../storage/registry.js';
 import { bytesToBase64 } from '../tasks/base64.js';
 import { featureExtraction, tokenize, validateTexts, type Embedding } from '../tasks/feature-extraction.js';
 import { createRouter, documented, KEY_SECURITY, predictionResponses, PredictionRequestHeaders } from './http.js';
-import { edgeServing, servePlaced, taskContext, taskWays } from './placed.js';
+import { edgeServing, servePlaced, taskWays } from './placed.js';
+import { taskContext } from './serving.js';
 import { services, type AppEnv } from './services.js';
 
 export const EmbeddingsRequestSchema = z

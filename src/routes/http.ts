@@ -102,7 +102,6 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   401: '`unauthorized`: no API key, a malformed one, or an unknown or revoked key.',
   403: "`forbidden`: the key's scope does not include this model (or this admin route).",
   404: '`model_not_found` or `not_found`.',
-  409: '`conflict`: the request clashes with the current state.',
   413: '`payload_too_large`: the body or the input is over a limit.',
   415: '`unsupported_media_type`: a Content-Type this route or model does not take.',
   422: '`invalid_input`: the message names the field at fault.',
@@ -179,14 +178,21 @@ export const PredictionRequestHeaders = z.object({
 
 /** Refuses bodies over the deployment's limit before reading them whole (Content-Length, or a streamed count). */
 export function limitBody<E extends HonoEnv>(max: (c: Context<E>) => number): MiddlewareHandler<E> {
+  // One hono bodyLimit per distinct limit (in practice one), not one per request.
+  const bySize = new Map<number, MiddlewareHandler>();
   return async (c, next) => {
     const maxSize = max(c);
-    return bodyLimit({
-      maxSize,
-      onError: () => {
-        throw new ServiceError(413, 'payload_too_large', `The request body is over the limit of ${maxSize} bytes.`);
-      },
-    })(c, next);
+    let limit = bySize.get(maxSize);
+    if (limit === undefined) {
+      limit = bodyLimit({
+        maxSize,
+        onError: () => {
+          throw new ServiceError(413, 'payload_too_large', `The request body is over the limit of ${maxSize} bytes.`);
+        },
+      });
+      bySize.set(maxSize, limit);
+    }
+    return limit(c, next);
   };
 }
 

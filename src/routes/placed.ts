@@ -16,7 +16,7 @@ import { decidePlacement, type PlacementDecision } from '../routing/placement.js
 import type { Manifest } from '../storage/manifest.js';
 import type { ModelRegistry } from '../storage/registry.js';
 import { inferCacheInput, inferResponse, runInfer } from '../tasks/kserve.js';
-import { runTask, type RequestSize, type StageTimings, type TaskContext, type TaskModule } from '../tasks/task.js';
+import { runTask, type RequestSize, type StageTimings, type TaskModule } from '../tasks/task.js';
 import { stageTimings, type InferAnswer, type Serving } from './serving.js';
 import { services, type AppEnv } from './services.js';
 
@@ -26,11 +26,6 @@ const MAX_INFER_ELEMENTS = 4 * 1024 * 1024;
 /** `Cache-Control: no-store` on the request bypasses the result cache both ways. */
 export function wantsNoStore(c: Context<AppEnv>): boolean {
   return /(^|,)\s*no-store\s*(,|$)/i.test(c.req.header('cache-control') ?? '');
-}
-
-/** Model files a task may need (a tokenizer), loaded through the registry with its sha256 check. */
-export function taskContext(registry: ModelRegistry, manifest: Manifest): TaskContext {
-  return { loadFile: (name) => registry.loadModelBytes(manifest, name) };
 }
 
 /** The headers every prediction answers with. */

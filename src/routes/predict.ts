@@ -9,7 +9,7 @@ import { parseModelRef } from '../storage/registry.js';
 import { taskModule } from '../tasks/index.js';
 import type { RequestBody } from '../tasks/task.js';
 import { createRouter, documented, KEY_SECURITY, predictionResponses, PredictionRequestHeaders } from './http.js';
-import type { Serving } from './serving.js';
+import { taskContext, type Serving } from './serving.js';
 
 export const ModelRefParam = z.string().openapi({
   param: { name: 'model', in: 'path' },
@@ -99,9 +99,8 @@ async function readBody(c: Context, json: Partial<z.infer<typeof PredictRequestS
   if (/^application\/([\w.-]+\+)?json$/.test(type)) {
     return { kind: 'json', inputs: json.inputs, parameters: json.parameters ?? {} };
   }
-  const bytes = new Uint8Array(await c.req.arrayBuffer());
   if (type === '') throw new ServiceError(415, 'unsupported_media_type', 'Send JSON, an image or a WAV file.');
-  return { kind: 'binary', bytes, contentType: type, parameters: {} };
+  return { kind: 'binary', bytes: new Uint8Array(await c.req.arrayBuffer()), contentType: type, parameters: {} };
 }
 
 /** The predict route over a deployment's serving. */
@@ -124,8 +123,7 @@ export function predictRoutes<E extends HonoEnv>(serving: Serving<E>) {
     const json = c.req.valid('json');
     const body = await readBody(c, typeof json === 'string' ? {} : json);
     const limits = serving.limits(c);
-    const context = { loadFile: (name: string) => registry.loadModelBytes(manifest, name) };
-    const parsed = await task.parse(body, manifest, limits, context);
+    const parsed = await task.parse(body, manifest, limits, taskContext(registry, manifest));
     const output = await serving.predict(c, manifest, { task, parsed, body });
     return c.json(output as z.infer<typeof PredictOutputSchema>, 200);
   });

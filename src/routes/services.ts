@@ -20,10 +20,13 @@ export interface Services {
   keys: KeyStore;
 }
 
-// Bindings are stable within an isolate; keying the stores on them keeps the manifest and key caches warm across
-// requests while letting tests that pass other bindings (a broken KV) get their own.
-type Stores = Omit<Services, 'config'>;
-const byEnv = new WeakMap<R2Bucket, WeakMap<KVNamespace, WeakMap<KVNamespace, Stores>>>();
+// Bindings are stable within an isolate: keying each store on its own binding keeps the manifest and key caches warm
+// across requests, while tests that pass another binding (a broken KV) get a store of their own.
+const registries = new WeakMap<R2Bucket, ModelRegistry>();
+const caches = new WeakMap<KVNamespace, ResultCache>();
+const keyStores = new WeakMap<KVNamespace, KeyStore>();
+/** Config by env object: cheap to read, and a test (or a deploy) with other vars gets its own. */
+const configs = new WeakMap<object, Config>();
 
 function memo<K extends object, V>(map: WeakMap<K, V>, key: K, make: () => V): V {
   let v = map.get(key);
@@ -34,25 +37,14 @@ function memo<K extends object, V>(map: WeakMap<K, V>, key: K, make: () => V): V
   return v;
 }
 
-/** Config by env object: cheap to read, and a test (or a deploy) with other vars gets its own. */
-const configs = new WeakMap<object, Config>();
-
 export function services(c: Context<AppEnv>): Services {
   const env = c.env;
   const config = memo(configs, env, () => readConfig(env));
-  const stores = memo(
-    memo(
-      memo(byEnv, env.MODELS, () => new WeakMap<KVNamespace, WeakMap<KVNamespace, Stores>>()),
-      env.CACHE,
-      () => new WeakMap<KVNamespace, Stores>(),
-    ),
-    env.AUTH,
-    () => ({
-      registry: new ModelRegistry(env.MODELS, config.manifestTtlMs),
-      cache: new ResultCache(env.CACHE),
-      keys: new KeyStore(env.AUTH, { ttlMs: config.authCacheTtlMs }),
-    }),
-  );
   sessions.setBudget(config.sessionCacheBytes);
-  return { config, ...stores };
+  return {
+    config,
+    registry: memo(registries, env.MODELS, () => new ModelRegistry(env.MODELS, config.manifestTtlMs)),
+    cache: memo(caches, env.CACHE, () => new ResultCache(env.CACHE)),
+    keys: memo(keyStores, env.AUTH, () => new KeyStore(env.AUTH, { ttlMs: config.authCacheTtlMs })),
+  };
 }

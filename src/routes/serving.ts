@@ -8,7 +8,7 @@ import { setMetric } from 'hono/timing';
 import type { Manifest } from '../storage/manifest.js';
 import type { ModelRegistry } from '../storage/registry.js';
 import type { InferRequest, InferResponse, ParsedInfer } from '../tasks/kserve.js';
-import type { RequestBody, RequestLimits, TaskModule } from '../tasks/task.js';
+import type { RequestBody, RequestLimits, TaskContext, TaskModule } from '../tasks/task.js';
 
 /** Request limits a deployment applies (configuration). */
 export interface ServiceLimits extends RequestLimits {
@@ -57,4 +57,9 @@ export interface Serving<E extends HonoEnv> {
  */
 export function stageTimings(c: Context, timings: Record<string, number | undefined>): void {
   for (const [name, ms] of Object.entries(timings)) if (ms !== undefined) setMetric(c, name, ms, undefined, 2);
+}
+
+/** Model files a task may need (a tokenizer), loaded through the registry with its sha256 check. */
+export function taskContext(registry: ModelRegistry, manifest: Manifest): TaskContext {
+  return { loadFile: (name) => registry.loadModelBytes(manifest, name) };
 }

@@ -5,18 +5,16 @@
  * digits-mnist and an espeak-ng WAV to vad-silero, sends iris-tree a row, shows the API's own error messages, and saves
  * full-page screenshots to test/artifacts/.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { speechWav } from '../support/audio.js';
+import { renderDigitPng } from '../support/vision.js';
 
 const { edge, key } = inject('stack');
 
 const CHROMIUM = '/usr/bin/chromium';
-const CONVERT = '/usr/bin/convert';
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
 const SENTENCE = 'What a wonderful, brilliant little phone. I love it, the best purchase ever!';
 const WRONG_KEY = `ei_live_${'x'.repeat(32)}`;
@@ -40,39 +38,6 @@ async function predictDirect(model: string, body: BodyInit, contentType: string)
     headers: { authorization: `Bearer ${key}`, 'content-type': contentType, 'cache-control': 'no-store' },
     body,
   });
-}
-
-/** A white "7" on black, rendered by ImageMagick: nothing of the code under test made it. */
-function renderDigit(digit: string): Buffer {
-  return execFileSync(CONVERT, [
-    '-size',
-    '28x28',
-    'xc:black',
-    '-fill',
-    'white',
-    '-font',
-    'DejaVu-Sans-Bold',
-    '-pointsize',
-    '24',
-    '-gravity',
-    'center',
-    '-annotate',
-    '0',
-    digit,
-    'png:-',
-  ]);
-}
-
-/** A spoken phrase as a WAV file, synthesised by Debian's espeak-ng. */
-function speak(phrase: string): Buffer {
-  const dir = mkdtempSync(join(tmpdir(), 'playground-wav-'));
-  try {
-    const file = join(dir, 'speech.wav');
-    execFileSync('espeak-ng', ['-v', 'en-us', '-s', '160', '-w', file, phrase]);
-    return readFileSync(file);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 const text = async (page: Page, selector: string): Promise<string> =>
@@ -243,7 +208,7 @@ describe('the playground in Chromium', () => {
   });
 
   it('digits-mnist: an uploaded PNG of a 7 is read as 7, X-Cache MISS then HIT', async () => {
-    const png = renderDigit('7');
+    const png = renderDigitPng('7');
     await page.selectOption('#model', 'digits-mnist');
     await page.locator('#image-file').waitFor({ state: 'visible' });
     await page.setInputFiles('#image-file', { name: 'seven.png', mimeType: 'image/png', buffer: png });
@@ -276,7 +241,7 @@ describe('the playground in Chromium', () => {
   });
 
   it('vad-silero: a spoken WAV gives the speech segments on a timeline and as a list', async () => {
-    const wav = speak('Hello there. How are you today?');
+    const wav = Buffer.from(speechWav('Hello there. How are you today?'));
     await page.selectOption('#model', 'vad-silero');
     await page.setInputFiles('#audio-file', { name: 'hello.wav', mimeType: 'audio/wav', buffer: wav });
     await submitAndWait(page, clickRun(page));

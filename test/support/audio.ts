@@ -15,19 +15,27 @@ import { mulberry32 } from '../../models/lib/train.js';
 const ENERGY_FRACTION = 0.02;
 const NOISE_RMS = 0.0015;
 
-/** espeak-ng's output for one phrase: mono samples and their rate. */
-function speak(text: string, dir: string): { samples: Float32Array; rate: number } {
+/** One phrase spoken by espeak-ng (US English, 160 words a minute), as the WAV file it writes. */
+export function speechWav(text: string): Uint8Array {
+  const dir = mkdtempSync(join(tmpdir(), 'speech-'));
   const file = join(dir, 'speech.wav');
   try {
     execFileSync('espeak-ng', ['-v', 'en-us', '-s', '160', '-w', file, text]);
+    return new Uint8Array(readFileSync(file));
   } catch (err) {
     const missing = err instanceof Error && 'code' in err && err.code === 'ENOENT';
     throw new Error(
       missing ? 'espeak-ng is not installed: apt-get install espeak-ng (.ci/run does it)' : 'espeak-ng failed',
       { cause: err },
     );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  const bytes = new Uint8Array(readFileSync(file));
+}
+
+/** espeak-ng's output for one phrase: mono samples and their rate. */
+function speak(text: string): { samples: Float32Array; rate: number } {
+  const bytes = speechWav(text);
   const header = readWavHeader(bytes);
   return { samples: decodeMono(bytes, header), rate: header.sampleRate };
 }
@@ -58,7 +66,6 @@ interface Part {
 /** Concatenates speech and silences; returns the clip at espeak's rate and the true speech spans in seconds. */
 function compose(
   parts: Part[],
-  dir: string,
   seed: number,
 ): { samples: Float32Array; rate: number; speech: { start: number; end: number }[] } {
   const chunks: Float32Array[] = [];
@@ -67,7 +74,7 @@ function compose(
   let length = 0;
   for (const part of parts) {
     if (part.text !== undefined) {
-      const s = speak(part.text, dir);
+      const s = speak(part.text);
       rate = s.rate;
       // Trim espeak's own leading/trailing quiet so the composed silences are exactly what we say they are.
       const b = energyBounds(s.samples, s.rate);
@@ -116,30 +123,23 @@ function clip(
 
 /** The VAD test clips: one phrase in several encodings, and two phrases with a long pause between them. */
 export function synthesiseAudio(): AudioReferences {
-  const dir = mkdtempSync(join(tmpdir(), 'vad-audio-'));
-  try {
-    const one = compose(
-      [{ silence: 0.8 }, { text: 'The quick brown fox jumps over the lazy dog.' }, { silence: 1.0 }],
-      dir,
-      1,
-    );
-    const two = compose(
-      [{ silence: 0.6 }, { text: 'Hello there.' }, { silence: 1.5 }, { text: 'How are you today?' }, { silence: 0.7 }],
-      dir,
-      2,
-    );
-    return {
-      clips: [
-        clip('22.05 kHz mono PCM16 (espeak-ng native)', one.samples, one.rate, one.speech, 'audio/wav', {
-          to: one.rate,
-        }),
-        clip('48 kHz stereo PCM16', one.samples, one.rate, one.speech, 'audio/x-wav', { to: 48_000, channels: 2 }),
-        clip('16 kHz mono float32', one.samples, one.rate, one.speech, 'audio/wave', { to: 16_000, format: 'float32' }),
-        clip('8 kHz mono PCM16', one.samples, one.rate, one.speech, 'audio/wav', { to: 8_000 }),
-        clip('two phrases, 16 kHz mono PCM16', two.samples, two.rate, two.speech, 'audio/wav', { to: 16_000 }),
-      ],
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const one = compose(
+    [{ silence: 0.8 }, { text: 'The quick brown fox jumps over the lazy dog.' }, { silence: 1.0 }],
+    1,
+  );
+  const two = compose(
+    [{ silence: 0.6 }, { text: 'Hello there.' }, { silence: 1.5 }, { text: 'How are you today?' }, { silence: 0.7 }],
+    2,
+  );
+  return {
+    clips: [
+      clip('22.05 kHz mono PCM16 (espeak-ng native)', one.samples, one.rate, one.speech, 'audio/wav', {
+        to: one.rate,
+      }),
+      clip('48 kHz stereo PCM16', one.samples, one.rate, one.speech, 'audio/x-wav', { to: 48_000, channels: 2 }),
+      clip('16 kHz mono float32', one.samples, one.rate, one.speech, 'audio/wave', { to: 16_000, format: 'float32' }),
+      clip('8 kHz mono PCM16', one.samples, one.rate, one.speech, 'audio/wav', { to: 8_000 }),
+      clip('two phrases, 16 kHz mono PCM16', two.samples, two.rate, two.speech, 'audio/wav', { to: 16_000 }),
+    ],
+  };
 }

@@ -76,6 +76,30 @@ function textLines(): VisionFixtures['lines'] {
   }));
 }
 
+/**
+ * A digit drawn white on black at MNIST's 28×28 by ImageMagick (DejaVu Sans Bold): an input nothing of the code under
+ * test made.
+ */
+export function renderDigitPng(digit: string, pointsize = 24): Buffer {
+  return execFileSync(CONVERT, [
+    '-size',
+    '28x28',
+    'xc:black',
+    '-fill',
+    'white',
+    '-font',
+    'DejaVu-Sans-Bold',
+    '-pointsize',
+    String(pointsize),
+    '-gravity',
+    'center',
+    '-annotate',
+    '0',
+    digit,
+    'png:-',
+  ]);
+}
+
 export function visionFixtures(digitCount = 200): VisionFixtures {
   const valid = pngBytes(digitImage({ pixels: new Uint8Array(784).fill(0), label: 0 }));
   const goodJpeg = jpegBytes(enlarged(digitImage({ pixels: new Uint8Array(784).fill(128), label: 0 }), 2, 4));
