@@ -62,6 +62,7 @@ export default tseslint.config(
       'vitest.config.ts',
       'test/global-setup.ts',
       'test/origin-setup.ts',
+      'test/receiver-setup.ts',
       'test/e2e/stack-setup.ts',
       'eslint.config.js',
       'origin/server.ts',

@@ -7,7 +7,7 @@ export default defineConfig({
     // Every request writes a JSON log line; show captured output only for tests that fail.
     silent: 'passed-only',
     // Models first (built and provided), then the origin that serves them for the edge → origin tests.
-    globalSetup: ['./test/global-setup.ts', './test/origin-setup.ts'],
+    globalSetup: ['./test/global-setup.ts', './test/origin-setup.ts', './test/receiver-setup.ts'],
     projects: [
       {
         plugins: [
@@ -21,6 +21,17 @@ export default defineConfig({
                 MAX_BATCH: '64',
                 MAX_TEXT_CHARS: '2000',
                 ORIGIN_URL: '',
+                // Jobs and webhooks on a test clock: retries at once, few attempts, small chunks per message (so a
+                // few hundred items already span several messages), and deliveries to the loopback receiver.
+                JOB_RETRY_DELAY_SECONDS: '0',
+                JOB_CHUNKS_PER_MESSAGE: '4',
+                WEBHOOK_RETRY_BASE_SECONDS: '0',
+                WEBHOOK_MAX_ATTEMPTS: '3',
+                WEBHOOK_TIMEOUT_MS: '500',
+                WEBHOOK_ALLOW_LOOPBACK: 'true',
+                // Nothing answers here: a test that needs names resolved passes the loopback test DNS itself, and
+                // no test can make the guard ask a real resolver.
+                WEBHOOK_DOH_URL: 'http://127.0.0.1:9/dns-query',
                 // wrangler.toml's tiers plus two for tests: `bulk` for files that send hundreds of requests with one
                 // key, `tight` (3 per 10 s) for the 429-and-recovery test. Same shape as production's.
                 RATE_LIMIT_TIERS: JSON.stringify({

@@ -67,6 +67,9 @@ const worker = spawn(
     '--persist-to',
     STATE_DIR,
     ...originVars,
+    // Local development only: webhooks may call http://127.0.0.1 (a receiver on this machine). Never in wrangler.toml.
+    '--var',
+    'WEBHOOK_ALLOW_LOOPBACK:true',
   ],
   {
     stdio: 'inherit',
@@ -94,12 +97,24 @@ for (const c of children)
     process.exitCode = code ?? 0;
   });
 
+/** The dev key's webhook signing secret (made on first use and kept in the local Durable Object state). */
+async function webhookSecret(base: string, key: string): Promise<string> {
+  try {
+    const res = await fetch(`${base}/v1/webhooks/secret`, { headers: { authorization: `Bearer ${key}` } });
+    return res.ok ? ((await res.json()) as { secret: string }).secret : `(unavailable: HTTP ${res.status})`;
+  } catch (err) {
+    return `(unavailable: ${String(err)})`;
+  }
+}
+
 if (await waitFor(`http://127.0.0.1:${WORKER_PORT}/v2/health/live`, worker, 120_000)) {
   const base = `http://127.0.0.1:${WORKER_PORT}`;
+  const whsec = await webhookSecret(base, devKey.secret);
   console.log(
     [
       '',
       `development API key (admin, every model; also in ${DEV_VARS_FILE} as ${DEV_KEY_VAR}): ${devKey.secret}`,
+      `development webhook secret (verifies the webhooks of the dev key's jobs): ${whsec}`,
       `playground: ${base}/   API reference: ${base}/docs`,
       `ready: curl -s ${base}/v1/models/sentiment-en/predict -H 'authorization: Bearer ${devKey.secret}' -H 'content-type: application/json' -d '{"inputs":"What a wonderful little phone, I love it."}'`,
       '',

@@ -7,18 +7,21 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import { timing } from 'hono/timing';
-import { apiKeys, currentKey } from './middleware/api-keys.js';
+import { apiKeys, currentKey, internalCaller } from './middleware/api-keys.js';
 import { clientIp, rateLimit } from './middleware/rate-limit.js';
 import { requestLog } from './middleware/request-log.js';
 import { documentConfig, registerSecurity } from './routes/docs.js';
 import { embeddingsRoutes } from './routes/embeddings.js';
+import { hooksRoutes } from './routes/hooks.js';
 import { createRouter, errorHandler, limitBody, notFoundHandler } from './routes/http.js';
+import { jobsRoutes } from './routes/jobs.js';
 import { keysRoutes } from './routes/keys.js';
 import { kserveRoutes } from './routes/kserve.js';
 import { modelsRoutes } from './routes/models.js';
 import { edgeServing } from './routes/placed.js';
 import { predictRoutes } from './routes/predict.js';
 import { services, type AppEnv } from './routes/services.js';
+import { webhooksRoutes } from './routes/webhooks.js';
 
 /** Headers a browser page may read from an answer when CORS is on. */
 const EXPOSED = [
@@ -32,7 +35,13 @@ const EXPOSED = [
   'RateLimit-Limit',
   'RateLimit-Policy',
   'RateLimit-Remaining',
+  'Location',
+  'Idempotent-Replayed',
 ];
+
+/** Inbound hook deliveries are authenticated by their signature, not an API key (src/routes/hooks.ts). */
+const isHookDelivery = (c: Context<AppEnv>): boolean =>
+  c.req.method === 'POST' && /^\/v1\/hooks\/[^/]+$/.test(c.req.path);
 
 /** CORS from `CORS_ORIGINS`: off when empty (no headers at all), `*`, or a list of origins. */
 function corsFromConfig(): MiddlewareHandler<AppEnv> {
@@ -45,8 +54,16 @@ function corsFromConfig(): MiddlewareHandler<AppEnv> {
     if (handler === undefined) {
       handler = cors({
         origin: origins.includes('*') ? '*' : origins,
-        allowHeaders: ['Authorization', 'Content-Type', 'Cache-Control', 'X-Placement', 'X-Request-Id'],
-        allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+        allowHeaders: [
+          'Authorization',
+          'Content-Type',
+          'Cache-Control',
+          'X-Placement',
+          'X-Request-Id',
+          'Idempotency-Key',
+          'Last-Event-ID',
+        ],
+        allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
         exposeHeaders: EXPOSED,
         maxAge: 600,
       });
@@ -78,8 +95,12 @@ export interface EdgeAppParts {
 }
 
 export function createEdgeApp(parts: EdgeAppParts = {}) {
-  const authenticate = parts.authenticate ?? keyed;
-  const limitKey = parts.limitKey ?? perKey;
+  const given = parts.authenticate ?? keyed;
+  const limit = parts.limitKey ?? perKey;
+  const authenticate: MiddlewareHandler<AppEnv> = (c, next) => (isHookDelivery(c) ? perIp(c, next) : given(c, next));
+  // Calls the service makes on a key's behalf (job chunks, hook runs) were paid for when they were submitted.
+  const limitKey: MiddlewareHandler<AppEnv> = (c, next) =>
+    isHookDelivery(c) || internalCaller(c) !== undefined ? next() : limit(c, next);
   const app = createRouter<AppEnv>();
   app.use('*', requestId());
   app.use('*', requestLog());
@@ -95,7 +116,11 @@ export function createEdgeApp(parts: EdgeAppParts = {}) {
   // After the key: a refused body is logged with whose it was, and an unknown caller learns nothing about limits.
   app.use(
     '*',
-    limitBody<AppEnv>((c) => services(c).config.maxBodyBytes),
+    limitBody<AppEnv>((c) => {
+      const config = services(c).config;
+      // A job may carry far more than one sync call: its list is cut into sync-sized chunks.
+      return c.req.path === '/v1/jobs' ? config.jobs.maxBodyBytes : config.maxBodyBytes;
+    }),
   );
   registerSecurity(app);
   const routed = app
@@ -103,7 +128,14 @@ export function createEdgeApp(parts: EdgeAppParts = {}) {
     .route('/', predictRoutes(edgeServing))
     .route('/', kserveRoutes(edgeServing))
     .route('/', embeddingsRoutes)
-    .route('/', keysRoutes());
+    .route('/', keysRoutes())
+    .route('/', jobsRoutes())
+    .route('/', webhooksRoutes())
+    // Inline hook runs go through this same app (`app.fetch` once it exists), on the hook owner's behalf.
+    .route(
+      '/',
+      hooksRoutes((request, env, ctx) => app.fetch(request, env, ctx)),
+    );
   app.doc31('/openapi.json', documentConfig('edge'));
   app.onError(errorHandler);
   app.notFound(notFoundHandler);

@@ -44,6 +44,37 @@ export interface Config {
   ipRateLimit: RateLimitTier;
   /** Origins allowed by CORS: empty is off, `*` is any. */
   corsOrigins: string[];
+  jobs: JobConfig;
+  webhooks: WebhookConfig;
+}
+
+/** Async jobs (`POST /v1/jobs`). */
+export interface JobConfig {
+  /** Body limit of `POST /v1/jobs` (the sync routes keep `maxBodyBytes`). */
+  maxBodyBytes: number;
+  /** List items one job may hold. */
+  maxItems: number;
+  /** How long a finished job is kept. */
+  resultTtlMs: number;
+  /** Delay before a job message that threw runs again. */
+  retryDelaySeconds: number;
+  /** Chunks one queue message runs before handing the rest to a fresh one. */
+  chunksPerMessage: number;
+}
+
+/** Outgoing webhooks. */
+export interface WebhookConfig {
+  maxAttempts: number;
+  /** One attempt's limit: a slower receiver counts as down (at most 10 s). */
+  timeoutMs: number;
+  /** The first retry's delay; each later one doubles, with jitter. */
+  retryBaseSeconds: number;
+  /** How long a rotated-out signing secret keeps signing beside the new one. */
+  secretGraceMs: number;
+  /** DNS-over-HTTPS JSON endpoint the SSRF guard resolves hosts with. */
+  dohUrl: string;
+  /** Development only: http and https to literal loopback hosts. */
+  allowLoopback: boolean;
 }
 
 /** The vars `readConfig` reads; `Env` (from `wrangler types`) satisfies it. */
@@ -56,6 +87,22 @@ export interface ConfigVars {
   AUTH_CACHE_TTL_SECONDS?: string;
   RATE_LIMIT_TIERS?: string;
   CORS_ORIGINS?: string;
+  MAX_JOB_BODY_BYTES?: string;
+  MAX_JOB_ITEMS?: string;
+  JOB_RESULT_TTL_SECONDS?: string;
+  JOB_RETRY_DELAY_SECONDS?: string;
+  JOB_CHUNKS_PER_MESSAGE?: string;
+  WEBHOOK_MAX_ATTEMPTS?: string;
+  WEBHOOK_TIMEOUT_MS?: string;
+  WEBHOOK_RETRY_BASE_SECONDS?: string;
+  WEBHOOK_SECRET_GRACE_SECONDS?: string;
+  WEBHOOK_DOH_URL?: string;
+  WEBHOOK_ALLOW_LOOPBACK?: string;
+}
+
+/** A boolean var: `true`, `1` or `yes`; anything else (empty, unset) is off. */
+export function flagVar(value: string | undefined): boolean {
+  return /^(true|1|yes)$/i.test((value ?? '').trim());
 }
 
 /** An integer setting from a string var (wrangler var or process env); a missing or bad value keeps the default. */
@@ -91,5 +138,20 @@ export function readConfig(vars: ConfigVars): Config {
     rateLimitTiers: tiers,
     ipRateLimit: tiers['ip'] ?? IP_TIER,
     corsOrigins: cors === '' ? [] : cors.split(',').map((o) => o.trim()),
+    jobs: {
+      maxBodyBytes: intVar(vars.MAX_JOB_BODY_BYTES, 8 * 1024 * 1024, 1),
+      maxItems: intVar(vars.MAX_JOB_ITEMS, 50_000, 1),
+      resultTtlMs: intVar(vars.JOB_RESULT_TTL_SECONDS, 7 * 24 * 3600, 1) * 1000,
+      retryDelaySeconds: intVar(vars.JOB_RETRY_DELAY_SECONDS, 10, 0),
+      chunksPerMessage: intVar(vars.JOB_CHUNKS_PER_MESSAGE, 16, 1),
+    },
+    webhooks: {
+      maxAttempts: intVar(vars.WEBHOOK_MAX_ATTEMPTS, 10, 1),
+      timeoutMs: Math.min(intVar(vars.WEBHOOK_TIMEOUT_MS, 10_000, 1), 10_000),
+      retryBaseSeconds: intVar(vars.WEBHOOK_RETRY_BASE_SECONDS, 30, 0),
+      secretGraceMs: intVar(vars.WEBHOOK_SECRET_GRACE_SECONDS, 24 * 3600, 0) * 1000,
+      dohUrl: (vars.WEBHOOK_DOH_URL ?? '').trim() || 'https://cloudflare-dns.com/dns-query',
+      allowLoopback: flagVar(vars.WEBHOOK_ALLOW_LOOPBACK),
+    },
   };
 }

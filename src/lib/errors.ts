@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'not_found'
   | 'model_not_found'
   | 'method_not_allowed'
+  | 'conflict'
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'rate_limited'
@@ -18,7 +19,7 @@ export type ErrorCode =
   | 'origin_unavailable'
   | 'internal';
 
-export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 413 | 415 | 422 | 429 | 500 | 502 | 503 | 504;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 422 | 429 | 500 | 502 | 503 | 504;
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string };

@@ -38,7 +38,7 @@ export interface ApiKeysOptions<E extends KeyEnv> {
  * app.use('/v1/*', apiKeys({ store: (c) => services(c).keys }));
  */
 export function apiKeys<E extends KeyEnv>(options: ApiKeysOptions<E>): MiddlewareHandler<E> {
-  return bearerAuth<E>({
+  const bearer = bearerAuth<E>({
     verifyToken: async (token, c) => {
       const verdict = await options.store(c).verify(token);
       if (verdict.ok) c.set('apiKey', verdict.record);
@@ -56,6 +56,31 @@ export function apiKeys<E extends KeyEnv>(options: ApiKeysOptions<E>): Middlewar
       message: (c: Context<E>) => unauthorized(REASONS[c.get('authFailure')], 'Bearer error="invalid_token"'),
     },
   });
+  return async (c, next) => {
+    const owner = internalCaller(c);
+    if (owner !== undefined) {
+      c.set('apiKey', owner);
+      return next();
+    }
+    return bearer(c, next);
+  };
+}
+
+/**
+ * Requests the service makes to itself on a key's behalf (a job's chunks, an inbound hook's run): they go through
+ * the same app as the key's own calls, with the key's scopes, cache partition and placement. Marked by object
+ * identity, never by a header, so nothing from outside can claim to be one.
+ */
+const onBehalf = new WeakMap<Request, KeyRecord>();
+
+export function onBehalfOf(request: Request, key: KeyRecord): Request {
+  onBehalf.set(request, key);
+  return request;
+}
+
+/** The key an internal request acts for (undefined for every request from outside). */
+export function internalCaller(c: Context): KeyRecord | undefined {
+  return onBehalf.get(c.req.raw);
 }
 
 /** The authenticated key; a route reached without `apiKeys` in front is a wiring bug, not the caller's fault. */

@@ -102,6 +102,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   401: '`unauthorized`: no API key, a malformed one, or an unknown or revoked key.',
   403: "`forbidden`: the key's scope does not include this model (or this admin route).",
   404: '`model_not_found` or `not_found`.',
+  409: '`conflict`: the resource is not in a state that allows this (a finished job, no webhook event yet).',
   413: '`payload_too_large`: the body or the input is over a limit.',
   415: '`unsupported_media_type`: a Content-Type this route or model does not take.',
   422: '`invalid_input`: the message names the field at fault.',

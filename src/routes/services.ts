@@ -38,7 +38,11 @@ function memo<K extends object, V>(map: WeakMap<K, V>, key: K, make: () => V): V
 }
 
 export function services(c: Context<AppEnv>): Services {
-  const env = c.env;
+  return servicesFor(c.env);
+}
+
+/** The same services outside a request (the queue consumer). */
+export function servicesFor(env: Env): Services {
   const config = memo(configs, env, () => readConfig(env));
   sessions.setBudget(config.sessionCacheBytes);
   return {

@@ -7,7 +7,15 @@ import { startStack } from './stack.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    stack: { edge: string; origin: string; originSecret: string; key: string; devVars: string; stateDir: string };
+    stack: {
+      edge: string;
+      origin: string;
+      originSecret: string;
+      key: string;
+      webhookSecret: string;
+      devVars: string;
+      stateDir: string;
+    };
   }
 }
 
@@ -18,6 +26,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     origin: stack.origin,
     originSecret: stack.originSecret,
     key: stack.key,
+    webhookSecret: stack.webhookSecret,
     devVars: stack.devVars,
     stateDir: stack.stateDir,
   });

@@ -21,6 +21,8 @@ export interface RunningStack {
   originSecret: string;
   /** The development API key start.ts created (admin, every model). */
   key: string;
+  /** The development webhook secret start.ts printed beside the key. */
+  webhookSecret: string;
   /** The dev-vars file start.ts wrote (holds the key as EDGE_INFER_KEY). */
   devVars: string;
   /** The stack's miniflare state directory (`wrangler dev --persist-to`; the platform proxy's path is `<it>/v3`). */
@@ -91,5 +93,16 @@ export async function startStack(): Promise<RunningStack> {
   }
   const key = readDevVars(devVars)[DEV_KEY_VAR];
   if (key === undefined) throw new Error(`start.ts wrote no ${DEV_KEY_VAR} to ${devVars}\n${log()}`);
-  return { edge, origin, originSecret, key, devVars, stateDir, log, stop };
+  // The ready lines come once the Worker answers; the webhook secret is printed among them.
+  const deadline = Date.now() + 60_000;
+  let webhookSecret: string | undefined;
+  while (webhookSecret === undefined && Date.now() < deadline) {
+    webhookSecret = /development webhook secret[^:]*: (whsec_\S+)/.exec(output)?.[1];
+    if (webhookSecret === undefined) await new Promise((r) => setTimeout(r, 100));
+  }
+  if (webhookSecret === undefined) {
+    await stop();
+    throw new Error(`start.ts printed no development webhook secret\n${log()}`);
+  }
+  return { edge, origin, originSecret, key, webhookSecret, devVars, stateDir, log, stop };
 }

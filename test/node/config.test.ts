@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { unstable_readConfig } from 'wrangler';
 import { REPO_ROOT } from '../../origin/config.js';
-import { DEFAULT_TIERS, parseTiers } from '../../src/lib/config.js';
+import { DEFAULT_TIERS, parseTiers, readConfig as readVars } from '../../src/lib/config.js';
 
 /** The part of wrangler's normalised config read here (its published type does not resolve under this tsconfig). */
 interface ConfigView {
@@ -18,6 +18,12 @@ interface ConfigView {
   kv_namespaces: { binding: string }[];
   observability?: { enabled?: boolean };
   assets?: { directory?: string };
+  queues: {
+    producers?: { binding: string; queue: string }[];
+    consumers?: { queue: string; max_retries?: number; dead_letter_queue?: string }[];
+  };
+  durable_objects: { bindings: { name: string; class_name: string }[] };
+  migrations: { tag: string; new_sqlite_classes?: string[] }[];
 }
 
 const readConfig = unstable_readConfig as unknown as (args: { config: string }) => ConfigView;
@@ -56,5 +62,33 @@ describe('wrangler.toml', () => {
     expect(config.assets?.directory).toBe('./public');
     expect(existsSync(join(REPO_ROOT, 'public', 'index.html'))).toBe(true);
     expect(vars['CORS_ORIGINS']).toBe('');
+  });
+
+  it('never lets a deployed Worker call loopback webhooks; npm start alone turns that on', () => {
+    expect(vars['WEBHOOK_ALLOW_LOOPBACK']).toBe('');
+    const deployed = readVars(vars as Record<string, string>);
+    expect(deployed.webhooks.allowLoopback).toBe(false);
+    expect(deployed.webhooks.dohUrl).toMatch(/^https:\/\//);
+    expect(deployed.webhooks.timeoutMs).toBeLessThanOrEqual(10_000);
+  });
+
+  it('declares the job and delivery queues, both consumed here, dead-lettering into a consumed DLQ', () => {
+    const producers = Object.fromEntries((config.queues.producers ?? []).map((p) => [p.binding, p.queue]));
+    expect(producers).toEqual({ JOBS: 'edge-inference-jobs', DELIVERIES: 'edge-inference-webhooks' });
+    const consumers = new Map((config.queues.consumers ?? []).map((c) => [c.queue, c]));
+    for (const queue of Object.values(producers)) {
+      expect(consumers.get(queue)?.dead_letter_queue).toBe('edge-inference-dlq');
+    }
+    // The delivery consumer counts attempts itself; the queue's retries must never end them first.
+    const attempts = Number(vars['WEBHOOK_MAX_ATTEMPTS']);
+    expect(consumers.get('edge-inference-webhooks')?.max_retries ?? 3).toBeGreaterThan(attempts);
+    // The handler tells the dead-letter queue apart by its suffix (src/jobs/consumer.ts).
+    expect(consumers.has('edge-inference-dlq')).toBe(true);
+  });
+
+  it('binds the three SQLite Durable Object classes', () => {
+    const classes = config.durable_objects.bindings.map((b) => b.class_name).sort();
+    expect(classes).toEqual(['HookObject', 'JobObject', 'WebhookSecretsObject']);
+    expect(config.migrations.flatMap((m) => m.new_sqlite_classes ?? []).sort()).toEqual(classes);
   });
 });

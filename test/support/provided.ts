@@ -116,3 +116,19 @@ declare module 'vitest' {
     byo: ByoReferences;
   }
 }
+
+/** One request the loopback webhook receiver recorded. */
+export interface Delivery {
+  headers: Record<string, string>;
+  body: string;
+  /** The status the receiver answered. */
+  answered: number;
+  at: number;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Base URL of the loopback webhook receiver and test DNS (test/support/receiver.ts). */
+    receiver: string;
+  }
+}

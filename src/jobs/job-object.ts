@@ -1,0 +1,367 @@
+/**
+ * @module One async job's state, in its own Durable Object with SQLite storage: the job, its input chunks and
+ * their outputs, its events and their webhook deliveries. A Durable Object runs one call at a time, so every
+ * transition below (a chunk recorded, a cancel, a failure) is atomic and read-your-writes; KV, eventually
+ * consistent, could lose a cancel racing the consumer's last chunk. Deleted whole `JOB_RESULT_TTL_SECONDS` after it
+ * finishes (an alarm).
+ */
+import { DurableObject } from 'cloudflare:workers';
+import { readConfig } from '../lib/config.js';
+import {
+  isTerminal,
+  type Deliverable,
+  type JobError,
+  type JobEvent,
+  type JobMessage,
+  type JobStatus,
+  type JobView,
+  type NewJob,
+  type WebhookEvent,
+  type WebhookState,
+} from './model.js';
+
+/** The job's own row (JSON): what `NewJob` gave, plus where it stands. */
+interface JobRecord extends Omit<NewJob, 'chunks'> {
+  status: JobStatus;
+  started_at?: string;
+  completed_at?: string;
+  expires_at?: string;
+  error?: JobError;
+  /** Whether the first queue message was sent (an `Idempotency-Key` retry re-sends it when not). */
+  enqueued: boolean;
+  /** The last error a consumer attempt threw: the reason the job fails with if the dead-letter queue gets it. */
+  last_error?: string;
+}
+
+interface Delivery {
+  state: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  last_status?: number;
+  last_error?: string;
+}
+
+type EventRow = {
+  seq: number;
+  type: string;
+  at: string;
+  chunk: number | null;
+  snapshot: string;
+  delivery: string | null;
+};
+
+export type CreateOutcome =
+  { outcome: 'created' | 'existing'; job: JobView; enqueued: boolean } | { outcome: 'conflict' };
+
+/** What the consumer needs to run a job's remaining chunks. */
+export type RunPlan =
+  | { run: false; status: JobStatus }
+  | { run: true; key_id: string; model: string; parameters: Record<string, unknown>; pending: number[] };
+
+/** An event's `webhook-id`: the same on every attempt and on a redelivery, so receivers can dedupe. */
+const webhookId = (jobId: string, seq: number): string => `msg_${jobId.slice(4)}_${seq}`;
+
+export class JobObject extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.schema();
+  }
+
+  private schema(): void {
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS job (id TEXT PRIMARY KEY, data TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS chunks (idx INTEGER PRIMARY KEY, start INTEGER NOT NULL, count INTEGER NOT NULL,
+        inputs TEXT NOT NULL, output TEXT);
+      CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, at TEXT NOT NULL,
+        chunk INTEGER, snapshot TEXT NOT NULL, delivery TEXT);
+    `);
+  }
+
+  /** Creates the job, or answers the one this id already names (`Idempotency-Key`): the same body, or a conflict. */
+  async create(spec: NewJob): Promise<CreateOutcome> {
+    const existing = this.record();
+    if (existing !== undefined) {
+      if (existing.body_hash !== spec.body_hash) return { outcome: 'conflict' };
+      return { outcome: 'existing', job: this.view(existing), enqueued: existing.enqueued };
+    }
+    const { chunks, ...rest } = spec;
+    const record: JobRecord = { ...rest, status: 'queued', enqueued: false };
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec('INSERT INTO job (id, data) VALUES (?, ?)', spec.id, JSON.stringify(record));
+      let start = 0;
+      chunks.forEach((inputs, idx) => {
+        const count = spec.list && Array.isArray(inputs) ? inputs.length : 1;
+        this.sql.exec(
+          'INSERT INTO chunks (idx, start, count, inputs) VALUES (?, ?, ?, ?)',
+          idx,
+          start,
+          count,
+          JSON.stringify(inputs),
+        );
+        start += count;
+      });
+    });
+    // A job nobody ever runs (its queue lost) still goes away, a TTL after it was accepted.
+    await this.ctx.storage.setAlarm(Date.now() + this.ttlMs());
+    return { outcome: 'created', job: this.view(record), enqueued: false };
+  }
+
+  markEnqueued(): void {
+    this.update((r) => {
+      r.enqueued = true;
+    });
+  }
+
+  /**
+   * The job as its owner sees it; null when there is none (never created, expired and deleted) or when `keyId` is
+   * not its owner — the route answers 404 either way, so another key cannot even learn that the id exists.
+   */
+  getFor(keyId: string): JobView | null {
+    const r = this.owned(keyId);
+    return r === undefined ? null : this.view(r);
+  }
+
+  /** Starts (or resumes, on a retry or a continuation message) the job: the chunks still to run. */
+  async begin(): Promise<RunPlan> {
+    const r = this.record();
+    if (r === undefined) return { run: false, status: 'failed' };
+    if (isTerminal(r.status)) return { run: false, status: r.status };
+    if (r.status === 'queued') {
+      r.status = 'running';
+      r.started_at = new Date().toISOString();
+      this.save(r);
+      await this.emit(r, 'start');
+    }
+    const pending = [...this.sql.exec<{ idx: number }>('SELECT idx FROM chunks WHERE output IS NULL ORDER BY idx')].map(
+      (row) => row.idx,
+    );
+    return { run: true, key_id: r.key_id, model: r.model, parameters: r.parameters, pending };
+  }
+
+  chunkInputs(idx: number): unknown {
+    const row = [...this.sql.exec<{ inputs: string }>('SELECT inputs FROM chunks WHERE idx = ?', idx)][0];
+    if (row === undefined) throw new Error(`job has no chunk ${idx}`);
+    return JSON.parse(row.inputs) as unknown;
+  }
+
+  /**
+   * Records one chunk's output, once: a chunk already recorded (a retried message that ran it again) keeps its
+   * first output. Answers the job's status, so the consumer stops when the job was canceled meanwhile.
+   */
+  async completeChunk(idx: number, output: unknown): Promise<JobStatus> {
+    const r = this.record();
+    if (r === undefined) return 'canceled';
+    if (r.status !== 'running') return r.status;
+    const written = this.sql.exec(
+      'UPDATE chunks SET output = ? WHERE idx = ? AND output IS NULL',
+      JSON.stringify(output),
+      idx,
+    ).rowsWritten;
+    if (written === 0) return r.status;
+    if (r.list) await this.emit(r, 'output', idx);
+    const left = [...this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM chunks WHERE output IS NULL')][0]?.n ?? 0;
+    if (left === 0) await this.finish(r, 'succeeded');
+    return r.status;
+  }
+
+  /** Fails the job (a 4xx from the model, a revoked key, the dead-letter queue); a finished job stays as it is. */
+  async fail(error: JobError): Promise<void> {
+    const r = this.record();
+    if (r === undefined || isTerminal(r.status)) return;
+    r.error = error;
+    await this.finish(r, 'failed');
+  }
+
+  /** Remembers why a consumer attempt threw (the reason the dead-letter queue fails the job with). */
+  noteAttemptError(message: string): void {
+    this.update((r) => {
+      r.last_error = message;
+    });
+  }
+
+  lastAttemptError(): string | undefined {
+    return this.record()?.last_error;
+  }
+
+  /** Cancels a job that has not finished; a finished one is answered as it is. Never waits on a webhook. */
+  async cancelFor(keyId: string): Promise<{ canceled: boolean; job: JobView } | null> {
+    const r = this.owned(keyId);
+    if (r === undefined) return null;
+    if (isTerminal(r.status)) return { canceled: false, job: this.view(r) };
+    await this.finish(r, 'canceled');
+    return { canceled: true, job: this.view(r) };
+  }
+
+  /** Events after `seq` (the event stream; `Last-Event-ID` resumes it). */
+  eventsFor(keyId: string, seq: number, limit = 100): JobEvent[] | null {
+    const r = this.owned(keyId);
+    if (r === undefined) return null;
+    const rows = [...this.sql.exec<EventRow>('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?', seq, limit)];
+    return rows.map((row) => this.render(r, row));
+  }
+
+  /** One event's delivery: its body and stable webhook-id, or null when there is nothing to send. */
+  deliverable(seq: number): Deliverable | null {
+    const r = this.record();
+    const row = this.eventRow(seq);
+    if (r === undefined || row === undefined || r.webhook === undefined || row.delivery === null) return null;
+    const { data, type, timestamp } = this.render(r, row);
+    return {
+      url: r.webhook.url,
+      webhook_id: webhookId(r.id, seq),
+      body: JSON.stringify({ type, timestamp, data }),
+      key_id: r.key_id,
+    };
+  }
+
+  /** Records an attempt's outcome beside the event (and so on the job's `webhook` state). */
+  recordDelivery(seq: number, delivery: Delivery): void {
+    this.sql.exec(
+      'UPDATE events SET delivery = ? WHERE seq = ? AND delivery IS NOT NULL',
+      JSON.stringify(delivery),
+      seq,
+    );
+  }
+
+  /** Sends the latest webhook event again, with the same webhook-id; null when no event was due yet. */
+  async redeliverFor(keyId: string): Promise<{ seq: number; webhook_id: string } | 'no_job' | 'no_event'> {
+    const r = this.owned(keyId);
+    if (r === undefined) return 'no_job';
+    const row = [
+      ...this.sql.exec<{ seq: number }>('SELECT seq FROM events WHERE delivery IS NOT NULL ORDER BY seq DESC LIMIT 1'),
+    ][0];
+    if (row === undefined) return 'no_event';
+    this.recordDelivery(row.seq, { state: 'pending', attempts: 0 });
+    await this.env.DELIVERIES.send({ kind: 'delivery', job: r.id, seq: row.seq } satisfies JobMessage);
+    return { seq: row.seq, webhook_id: webhookId(r.id, row.seq) };
+  }
+
+  override async alarm(): Promise<void> {
+    // The result's time is up (or the job was never run): everything goes, and the id answers 404 from now on.
+    await this.ctx.storage.deleteAll();
+    this.schema();
+  }
+
+  private ttlMs(): number {
+    return readConfig(this.env).jobs.resultTtlMs;
+  }
+
+  private async finish(r: JobRecord, status: 'succeeded' | 'failed' | 'canceled'): Promise<void> {
+    r.status = status;
+    const now = Date.now();
+    r.completed_at = new Date(now).toISOString();
+    const keep = this.ttlMs();
+    r.expires_at = new Date(now + keep).toISOString();
+    this.save(r);
+    await this.ctx.storage.setAlarm(now + keep);
+    await this.emit(r, 'completed');
+  }
+
+  /** Appends an event; if the job's webhook wants it, queues its delivery (one queue message per event). */
+  private async emit(r: JobRecord, event: WebhookEvent, chunk?: number): Promise<void> {
+    const wanted = r.webhook?.events_filter.includes(event) ?? false;
+    const delivery: Delivery | null = wanted ? { state: 'pending', attempts: 0 } : null;
+    // Snapshots leave the output out: `completed` renders the finished job when it is read.
+    const snapshot: JobView = this.view(r);
+    delete snapshot.output;
+    const seq = [
+      ...this.sql.exec<{ seq: number }>(
+        'INSERT INTO events (type, at, chunk, snapshot, delivery) VALUES (?, ?, ?, ?, ?) RETURNING seq',
+        `job.${event}`,
+        new Date().toISOString(),
+        chunk ?? null,
+        JSON.stringify(snapshot),
+        delivery === null ? null : JSON.stringify(delivery),
+      ),
+    ][0]?.seq;
+    if (wanted && seq !== undefined) {
+      await this.env.DELIVERIES.send({ kind: 'delivery', job: r.id, seq } satisfies JobMessage);
+    }
+  }
+
+  private render(r: JobRecord, row: EventRow): JobEvent {
+    const type = row.type as JobEvent['type'];
+    // `completed` carries the finished job (its output); earlier events the job as it was when they happened.
+    let data: JobEvent['data'] = type === 'job.completed' ? this.view(r) : (JSON.parse(row.snapshot) as JobView);
+    if (row.chunk !== null) {
+      const c = [
+        ...this.sql.exec<{ start: number; output: string | null }>(
+          'SELECT start, output FROM chunks WHERE idx = ?',
+          row.chunk,
+        ),
+      ][0];
+      if (c?.output != null) {
+        data = { ...data, chunk: { index: row.chunk, offset: c.start, output: JSON.parse(c.output) as unknown } };
+      }
+    }
+    return { seq: row.seq, type, timestamp: row.at, data };
+  }
+
+  private view(r: JobRecord): JobView {
+    const base = `${r.base_url}/v1/jobs/${r.id}`;
+    const view: JobView = {
+      id: r.id,
+      object: 'job',
+      status: r.status,
+      model: r.model,
+      created_at: r.created_at,
+      urls: { get: base, cancel: base, events: `${base}/events` },
+    };
+    if (r.started_at !== undefined) view.started_at = r.started_at;
+    if (r.completed_at !== undefined) view.completed_at = r.completed_at;
+    if (r.expires_at !== undefined) view.expires_at = r.expires_at;
+    const rows = [
+      ...this.sql.exec<{ count: number; output: string | null }>('SELECT count, output FROM chunks ORDER BY idx'),
+    ];
+    if (r.list) {
+      const processed = rows.reduce((n, row) => n + (row.output === null ? 0 : row.count), 0);
+      view.progress = { processed, total: r.total };
+    }
+    if (r.status === 'succeeded') {
+      const outputs = rows.map((row) => (row.output === null ? null : (JSON.parse(row.output) as unknown)));
+      view.output = r.list ? outputs.flatMap((o) => (Array.isArray(o) ? (o as unknown[]) : [o])) : outputs[0];
+    }
+    if (r.error !== undefined) view.error = r.error;
+    if (r.webhook !== undefined) view.webhook = this.webhookState(r.webhook);
+    return view;
+  }
+
+  private webhookState(hook: NonNullable<JobRecord['webhook']>): WebhookState {
+    const last = [
+      ...this.sql.exec<{ type: string; delivery: string }>(
+        'SELECT type, delivery FROM events WHERE delivery IS NOT NULL ORDER BY seq DESC LIMIT 1',
+      ),
+    ][0];
+    const state: WebhookState = { url: hook.url, events_filter: hook.events_filter, state: 'idle', attempts: 0 };
+    if (last === undefined) return state;
+    const d = JSON.parse(last.delivery) as Delivery;
+    return { ...state, ...d, last_event: last.type };
+  }
+
+  private eventRow(seq: number): EventRow | undefined {
+    return [...this.sql.exec<EventRow>('SELECT * FROM events WHERE seq = ?', seq)][0];
+  }
+
+  private record(): JobRecord | undefined {
+    const row = [...this.sql.exec<{ data: string }>('SELECT data FROM job LIMIT 1')][0];
+    return row === undefined ? undefined : (JSON.parse(row.data) as JobRecord);
+  }
+
+  private owned(keyId: string): JobRecord | undefined {
+    const r = this.record();
+    return r?.key_id === keyId ? r : undefined;
+  }
+
+  private save(r: JobRecord): void {
+    this.sql.exec('UPDATE job SET data = ? WHERE id = ?', JSON.stringify(r), r.id);
+  }
+
+  private update(change: (r: JobRecord) => void): void {
+    const r = this.record();
+    if (r === undefined) return;
+    change(r);
+    this.save(r);
+  }
+}
