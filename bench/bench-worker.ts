@@ -14,6 +14,9 @@ import { createSession, runtimeInfo, type EdgeSession } from '../src/inference/r
 import type { Feeds, TensorData } from '../src/tasks/tensor.js';
 import { blockMeans } from './timing.js';
 
+// The product's Durable Objects, bound by bench/wrangler.toml for the job accept timing.
+export { HookObject, JobObject, WebhookSecretsObject } from '../src/index.js';
+
 interface BenchFeed {
   name: string;
   type: 'float32' | 'int64';

@@ -89,16 +89,8 @@ async function httpLoop(
   return { total: summarize(totals), cache };
 }
 
-/**
- * The product app's request path inside the isolate (app.fetch with real local R2/KV, no HTTP hop): what the Worker
- * itself adds on top of `session.run`, separated from wrangler dev's local proxying.
- */
-async function timeAppInProcess(
-  url: string,
-  dir: string,
-  manifest: Manifest,
-  text: string,
-): Promise<(string | number)[][]> {
+/** Seeds the bench Worker's local R2 with one built model and its AUTH with a fresh key; returns the key. */
+export async function seedInProcess(url: string, dir: string, manifest: Manifest): Promise<string> {
   const form = new FormData();
   form.set(`models/${manifest.id}/latest`, new Blob([manifest.version]), 'latest');
   form.set(
@@ -115,22 +107,53 @@ async function timeAppInProcess(
   form.set('api_key', apiKey);
   const seeded = await fetchRetry(`${url}/seed`, { method: 'POST', body: form });
   if (!seeded.ok) throw new Error(`bench worker seed: ${seeded.status} ${await seeded.text()}`);
-  const time = async (
+  return apiKey;
+}
+
+export interface InProcessRequest {
+  path: string;
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+  variant?: 'full' | 'no-auth';
+  quiet?: boolean;
+  iterations?: number;
+  /** The status every answer must have (200 by default). */
+  status?: number;
+}
+
+/** Times one request through the product app inside the bench Worker (app.fetch, no HTTP hop), as block means. */
+export async function timeInProcess(url: string, r: InProcessRequest): Promise<Summary> {
+  const { status = 200, iterations = ITER, variant = 'full', quiet = true, ...request } = r;
+  const res = await fetchRetry(`${url}/app`, {
+    method: 'POST',
+    body: JSON.stringify({ ...request, iterations, warmup: WARMUP, variant, quiet }),
+  });
+  const out = (await res.json()) as { times: number[]; status: number };
+  if (out.status !== status) throw new Error(`in-process ${r.method} ${r.path} answered ${out.status}`);
+  return summarize(out.times);
+}
+
+/**
+ * The product app's request path inside the isolate (app.fetch with real local R2/KV, no HTTP hop): what the Worker
+ * itself adds on top of `session.run`, separated from wrangler dev's local proxying.
+ */
+async function timeAppInProcess(
+  url: string,
+  dir: string,
+  manifest: Manifest,
+  text: string,
+): Promise<(string | number)[][]> {
+  const apiKey = await seedInProcess(url, dir, manifest);
+  const time = (
     path: string,
     method: string,
     headers: Record<string, string>,
     body?: string,
     variant: 'full' | 'no-auth' = 'full',
     quiet = true,
-  ): Promise<Summary> => {
-    const res = await fetchRetry(`${url}/app`, {
-      method: 'POST',
-      body: JSON.stringify({ path, method, headers, body, iterations: ITER, warmup: WARMUP, variant, quiet }),
-    });
-    const out = (await res.json()) as { times: number[]; status: number };
-    if (out.status !== 200) throw new Error(`in-process ${method} ${path} answered ${out.status}`);
-    return summarize(out.times);
-  };
+  ): Promise<Summary> =>
+    timeInProcess(url, { path, method, headers, variant, quiet, ...(body === undefined ? {} : { body }) });
   const predict = `/v1/models/${manifest.id}/predict`;
   const json = { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` };
   const body = JSON.stringify({ inputs: text });

@@ -3,10 +3,11 @@ import { cpus, loadavg } from 'node:os';
 import { benchAudio } from './audio.js';
 import { benchEdge } from './edge.js';
 import { writeResults } from './harness.js';
+import { benchJobs } from './jobs.js';
 import { benchOrigin, printOrigin } from './origin.js';
 import { benchZoo } from './zoo.js';
 
-// One section can be run alone: `npm run bench -- edge` (names: edge, zoo, audio, origin).
+// One section can be run alone: `npm run bench -- edge` (names: edge, zoo, audio, origin, jobs).
 const only = new Set(process.argv.slice(2));
 const want = (name: string): boolean => only.size === 0 || only.has(name);
 
@@ -18,6 +19,7 @@ const results: Record<string, unknown> = {
   loadavg: loadavg(),
 };
 if (want('edge')) results['edge'] = await benchEdge();
+if (want('jobs')) results['jobs'] = await benchJobs();
 if (want('zoo')) results['zoo'] = await benchZoo();
 if (want('audio')) results['audio'] = await benchAudio();
 if (want('origin')) {

@@ -49,8 +49,7 @@ type EventRow = {
   delivery: string | null;
 };
 
-export type CreateOutcome =
-  { outcome: 'created' | 'existing'; job: JobView; enqueued: boolean } | { outcome: 'conflict' };
+export type CreateOutcome = { outcome: 'created' | 'existing'; job: JobView } | { outcome: 'conflict' };
 
 /** What the consumer needs to run a job's remaining chunks. */
 export type RunPlan =
@@ -79,12 +78,17 @@ export class JobObject extends DurableObject<Env> {
     `);
   }
 
-  /** Creates the job, or answers the one this id already names (`Idempotency-Key`): the same body, or a conflict. */
+  /**
+   * Creates the job and queues it, or answers the job this id already names (`Idempotency-Key`): the same body, or a
+   * conflict. The queue send happens here, in the same call, so accepting a job costs the route one round trip; a
+   * job whose send failed is sent again by the caller's retry with the same Idempotency-Key.
+   */
   async create(spec: NewJob): Promise<CreateOutcome> {
     const existing = this.record();
     if (existing !== undefined) {
       if (existing.body_hash !== spec.body_hash) return { outcome: 'conflict' };
-      return { outcome: 'existing', job: this.view(existing), enqueued: existing.enqueued };
+      if (!existing.enqueued) await this.enqueue(existing);
+      return { outcome: 'existing', job: this.view(existing) };
     }
     const { chunks, ...rest } = spec;
     const record: JobRecord = { ...rest, status: 'queued', enqueued: false };
@@ -105,13 +109,14 @@ export class JobObject extends DurableObject<Env> {
     });
     // A job nobody ever runs (its queue lost) still goes away, a TTL after it was accepted.
     await this.ctx.storage.setAlarm(Date.now() + this.ttlMs());
-    return { outcome: 'created', job: this.view(record), enqueued: false };
+    await this.enqueue(record);
+    return { outcome: 'created', job: this.view(record) };
   }
 
-  markEnqueued(): void {
-    this.update((r) => {
-      r.enqueued = true;
-    });
+  private async enqueue(r: JobRecord): Promise<void> {
+    await this.env.JOBS.send({ kind: 'job', job: r.id } satisfies JobMessage);
+    r.enqueued = true;
+    this.save(r);
   }
 
   /**
@@ -312,15 +317,17 @@ export class JobObject extends DurableObject<Env> {
     if (r.started_at !== undefined) view.started_at = r.started_at;
     if (r.completed_at !== undefined) view.completed_at = r.completed_at;
     if (r.expires_at !== undefined) view.expires_at = r.expires_at;
-    const rows = [
-      ...this.sql.exec<{ count: number; output: string | null }>('SELECT count, output FROM chunks ORDER BY idx'),
-    ];
     if (r.list) {
-      const processed = rows.reduce((n, row) => n + (row.output === null ? 0 : row.count), 0);
-      view.progress = { processed, total: r.total };
+      // Summed in SQLite: a view is rendered on every chunk (its event's snapshot), so it must not read the outputs.
+      const done = [
+        ...this.sql.exec<{ n: number | null }>('SELECT SUM(count) AS n FROM chunks WHERE output IS NOT NULL'),
+      ][0];
+      view.progress = { processed: done?.n ?? 0, total: r.total };
     }
     if (r.status === 'succeeded') {
-      const outputs = rows.map((row) => (row.output === null ? null : (JSON.parse(row.output) as unknown)));
+      const outputs = [...this.sql.exec<{ output: string }>('SELECT output FROM chunks ORDER BY idx')].map(
+        (row) => JSON.parse(row.output) as unknown,
+      );
       view.output = r.list ? outputs.flatMap((o) => (Array.isArray(o) ? (o as unknown[]) : [o])) : outputs[0];
     }
     if (r.error !== undefined) view.error = r.error;

@@ -8,7 +8,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { jobStub } from '../jobs/consumer.js';
-import { JOB_ID, WEBHOOK_EVENTS, type JobEvent, type JobMessage, type JobView, type NewJob } from '../jobs/model.js';
+import { JOB_ID, WEBHOOK_EVENTS, type JobEvent, type JobView, type NewJob } from '../jobs/model.js';
 import { ServiceError } from '../lib/errors.js';
 import { sha256Hex } from '../lib/sha256.js';
 import { scopeAllows, type KeyRecord } from '../auth/keys.js';
@@ -285,8 +285,7 @@ export async function submitJob(
   if (items !== undefined) for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
   else chunks.push(body.inputs);
   const id = await jobId(owner.id, options.idempotencyKey);
-  const job = jobStub(env, id);
-  const created = await job.create({
+  const created = await jobStub(env, id).create({
     id,
     key_id: owner.id,
     model: `${manifest.id}@${manifest.version}`,
@@ -301,11 +300,6 @@ export async function submitJob(
   });
   if (created.outcome === 'conflict') {
     throw new ServiceError(422, 'invalid_input', 'Idempotency-Key: already used with a different request body.');
-  }
-  // Sent unless an earlier try already did: an accepted job whose send failed is sent by the caller's retry.
-  if (!created.enqueued) {
-    await env.JOBS.send({ kind: 'job', job: id } satisfies JobMessage);
-    await job.markEnqueued();
   }
   return { job: created.job, replayed: created.outcome === 'existing' };
 }

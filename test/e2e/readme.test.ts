@@ -135,6 +135,9 @@ describe('the README', () => {
       const made =
         /"id":"(key_[A-Za-z0-9_-]+)"/.exec(r.stdout)?.[1] ?? /^id\s+(key_[A-Za-z0-9_-]+)/m.exec(r.stdout)?.[1];
       if (made !== undefined && /keys create|\/v1\/keys[\s\S]*-d /.test(command)) ids.set('key_…', made);
+      // Likewise the job the submit example makes is the `job_…` the examples after it read.
+      const job = /"id":"(job_[0-9a-f]{32})"/.exec(r.stdout)?.[1];
+      if (job !== undefined && /\/v1\/jobs /.test(command)) ids.set('job_…', job);
       ran.push(command);
     }
     expect(ran.filter((c) => c.startsWith('curl')).length).toBeGreaterThan(15);

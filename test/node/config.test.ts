@@ -66,7 +66,7 @@ describe('wrangler.toml', () => {
 
   it('never lets a deployed Worker call loopback webhooks; npm start alone turns that on', () => {
     expect(vars['WEBHOOK_ALLOW_LOOPBACK']).toBe('');
-    const deployed = readVars(vars as Record<string, string>);
+    const deployed = readVars(vars);
     expect(deployed.webhooks.allowLoopback).toBe(false);
     expect(deployed.webhooks.dohUrl).toMatch(/^https:\/\//);
     expect(deployed.webhooks.timeoutMs).toBeLessThanOrEqual(10_000);
