@@ -92,7 +92,12 @@ export function currentKey<E extends KeyEnv>(c: Context<E>): KeyRecord {
 
 /** 403 unless the key's scope includes the model (checked before any model work). */
 export function assertCanCall<E extends KeyEnv>(c: Context<E>, modelId: string): void {
-  if (!scopeAllows(currentKey(c).scopes, modelId)) {
+  assertKeyMayCall(currentKey(c), modelId);
+}
+
+/** The same check for a key outside a request's context (a job's owner, a hook's). */
+export function assertKeyMayCall(key: KeyRecord, modelId: string): void {
+  if (!scopeAllows(key.scopes, modelId)) {
     throw new ServiceError(403, 'forbidden', `This API key may not call '${modelId}'.`);
   }
 }

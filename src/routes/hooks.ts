@@ -9,10 +9,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import jsonpointer from 'jsonpointer';
 import type { Context } from 'hono';
-import { scopeAllows } from '../auth/keys.js';
 import type { AppFetch } from '../jobs/consumer.js';
 import { ServiceError, type ErrorBody, type ErrorStatus } from '../lib/errors.js';
-import { currentKey, onBehalfOf, requireAdmin } from '../middleware/api-keys.js';
+import { assertKeyMayCall, currentKey, onBehalfOf, requireAdmin } from '../middleware/api-keys.js';
 import { parseModelRef } from '../storage/registry.js';
 import { rpc } from '../lib/rpc.js';
 import type { HookConfig, HookObject } from '../webhooks/hook-object.js';
@@ -191,8 +190,7 @@ export function hooksRoutes(fetchApp: AppFetch) {
     const body = c.req.valid('json');
     const key = currentKey(c);
     const ref = parseModelRef(body.model);
-    if (!scopeAllows(key.scopes, ref.id))
-      throw new ServiceError(403, 'forbidden', `This API key may not call '${ref.id}'.`);
+    assertKeyMayCall(key, ref.id);
     const manifest = await services(c).registry.resolve(ref);
     if (body.forward_url !== undefined) {
       const { webhooks } = services(c).config;

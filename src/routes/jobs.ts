@@ -11,8 +11,8 @@ import { jobStub } from '../jobs/consumer.js';
 import { JOB_ID, WEBHOOK_EVENTS, type JobEvent, type JobView, type NewJob } from '../jobs/model.js';
 import { ServiceError } from '../lib/errors.js';
 import { sha256Hex } from '../lib/sha256.js';
-import { scopeAllows, type KeyRecord } from '../auth/keys.js';
-import { currentKey } from '../middleware/api-keys.js';
+import type { KeyRecord } from '../auth/keys.js';
+import { assertKeyMayCall, currentKey } from '../middleware/api-keys.js';
 import type { Manifest } from '../storage/manifest.js';
 import { parseModelRef } from '../storage/registry.js';
 import { canonicalJson } from '../storage/result-cache.js';
@@ -241,8 +241,7 @@ export async function submitJob(
   options: { idempotencyKey?: string | undefined; baseUrl: string },
 ): Promise<{ job: JobView; replayed: boolean }> {
   const ref = parseModelRef(body.model);
-  if (!scopeAllows(owner.scopes, ref.id))
-    throw new ServiceError(403, 'forbidden', `This API key may not call '${ref.id}'.`);
+  assertKeyMayCall(owner, ref.id);
   const { registry, config } = servicesFor(env);
   const manifest = await registry.resolve(ref);
   const task = taskModule(manifest.task);
