@@ -12,7 +12,7 @@ import { checkWebhookUrl, dohResolver } from '../webhooks/ssrf.js';
 import { signedHeaders } from '../webhooks/signing.js';
 import { rpc } from '../lib/rpc.js';
 import type { WebhookSecretsObject } from '../webhooks/secrets-object.js';
-import type { JobObject } from './job-object.js';
+import { jobObjectName, type JobObject } from './job-object.js';
 import type { JobMessage } from './model.js';
 
 /** How the consumer reaches the app (the Worker's own fetch handler, called in-process, never over the network). */
@@ -38,7 +38,9 @@ export function backoffSeconds(attempt: number, base: number, random: () => numb
   return Math.round(full / 2 + random() * (full / 2));
 }
 
-export const jobStub = (env: Env, id: string) => rpc<JobObject>(env.JOB.get(env.JOB.idFromName(id)));
+/** The object that holds a job (its key's shard). */
+export const jobStub = (env: Env, keyId: string, jobId: string) =>
+  rpc<JobObject>(env.JOB.get(env.JOB.idFromName(jobObjectName(keyId, jobId))));
 export const secretsStub = (env: Env, keyId: string) =>
   rpc<WebhookSecretsObject>(env.WEBHOOK_SECRETS.get(env.WEBHOOK_SECRETS.idFromName(keyId)));
 
@@ -58,40 +60,41 @@ class RetryableError extends Error {}
 async function runJob(
   message: Message<JobMessage>,
   id: string,
+  keyId: string,
   env: Env,
   ctx: ExecutionContext,
   fetchApp: AppFetch,
   config: Config,
 ): Promise<void> {
-  const job = jobStub(env, id);
+  const job = jobStub(env, keyId, id);
   try {
-    const plan = await job.begin();
+    const plan = await job.begin(id);
     if (!plan.run) {
       message.ack();
       return;
     }
     const owner = await servicesFor(env).keys.get(plan.key_id);
     if (owner === undefined || owner.revoked_at !== undefined) {
-      await job.fail({ code: 'unauthorized', message: 'The API key that submitted this job has been revoked.' });
+      await job.fail(id, { code: 'unauthorized', message: 'The API key that submitted this job has been revoked.' });
       message.ack();
       return;
     }
     const slice = plan.pending.slice(0, config.jobs.chunksPerMessage);
     for (const idx of slice) {
       consumerFaults.beforeChunk?.(id, idx);
-      const inputs = await job.chunkInputs(idx);
+      const inputs = await job.chunkInputs(id, idx);
       const res = await fetchApp(onBehalfOf(chunkRequest(plan.model, inputs, plan.parameters), owner), env, ctx);
       if (!res.ok) {
         const body = (await res.json().catch(() => null)) as ErrorBody | null;
         const error = body?.error ?? { code: 'internal', message: `The model answered HTTP ${res.status}.` };
         if (res.status === 429 || res.status >= 500) throw new RetryableError(`${error.code}: ${error.message}`);
-        await job.fail(error);
+        await job.fail(id, error);
         message.ack();
         return;
       }
       const output: unknown = await res.json();
       consumerFaults.beforeRecord?.(id, idx);
-      const status = await job.completeChunk(idx, output);
+      const status = await job.completeChunk(id, idx, output);
       // Canceled meanwhile: the cancel won, and nothing more runs.
       if (status !== 'running') {
         message.ack();
@@ -99,19 +102,28 @@ async function runJob(
       }
     }
     // The rest goes in a fresh message, so one invocation's CPU and memory stay bounded whatever the job's size.
-    if (plan.pending.length > slice.length) await env.JOBS.send({ kind: 'job', job: id } satisfies JobMessage);
+    if (plan.pending.length > slice.length) {
+      await env.JOBS.send({ kind: 'job', job: id, key: keyId } satisfies JobMessage);
+    }
     message.ack();
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     console.error(JSON.stringify({ msg: 'job attempt failed', job: id, attempt: message.attempts, err: reason }));
-    await job.noteAttemptError(reason).catch(() => undefined);
+    await job.noteAttemptError(id, reason).catch(() => undefined);
     message.retry({ delaySeconds: config.jobs.retryDelaySeconds });
   }
 }
 
-async function deliver(message: Message<JobMessage>, id: string, seq: number, env: Env, config: Config): Promise<void> {
-  const job = jobStub(env, id);
-  const d = await job.deliverable(seq);
+async function deliver(
+  message: Message<JobMessage>,
+  id: string,
+  keyId: string,
+  seq: number,
+  env: Env,
+  config: Config,
+): Promise<void> {
+  const job = jobStub(env, keyId, id);
+  const d = await job.deliverable(id, seq);
   if (d === null) {
     message.ack();
     return;
@@ -124,7 +136,7 @@ async function deliver(message: Message<JobMessage>, id: string, seq: number, en
     resolve: dohResolver(webhooks.dohUrl),
   });
   if (!verdict.ok) {
-    await job.recordDelivery(seq, { state: 'failed', attempts, last_error: verdict.reason });
+    await job.recordDelivery(id, seq, { state: 'failed', attempts, last_error: verdict.reason });
     message.ack();
     return;
   }
@@ -147,7 +159,7 @@ async function deliver(message: Message<JobMessage>, id: string, seq: number, en
     status = res.status;
     await res.body?.cancel();
     if (res.ok) {
-      await job.recordDelivery(seq, { state: 'delivered', attempts, last_status: status });
+      await job.recordDelivery(id, seq, { state: 'delivered', attempts, last_status: status });
       message.ack();
       return;
     }
@@ -160,23 +172,30 @@ async function deliver(message: Message<JobMessage>, id: string, seq: number, en
     ...(error === undefined ? {} : { last_error: error }),
   };
   if (attempts >= webhooks.maxAttempts) {
-    await job.recordDelivery(seq, { state: 'failed', ...outcome });
+    await job.recordDelivery(id, seq, { state: 'failed', ...outcome });
     message.ack();
     return;
   }
-  await job.recordDelivery(seq, { state: 'pending', ...outcome });
+  await job.recordDelivery(id, seq, { state: 'pending', ...outcome });
   message.retry({ delaySeconds: backoffSeconds(attempts, webhooks.retryBaseSeconds) });
 }
 
 /** What reaches the dead-letter queue: a job whose every attempt threw, or a delivery whose consumer kept failing. */
 async function deadLetter(message: Message<JobMessage>, env: Env): Promise<void> {
   const body = message.body;
-  const job = jobStub(env, body.job);
+  const job = jobStub(env, body.key, body.job);
   if (body.kind === 'job') {
-    const last = (await job.lastAttemptError()) ?? 'no error was recorded';
-    await job.fail({ code: 'job_failed', message: `The job failed on every attempt; the last error: ${last}` });
+    const last = (await job.lastAttemptError(body.job)) ?? 'no error was recorded';
+    await job.fail(body.job, {
+      code: 'job_failed',
+      message: `The job failed on every attempt; the last error: ${last}`,
+    });
   } else {
-    await job.recordDelivery(body.seq, { state: 'failed', attempts: 0, last_error: 'the delivery kept failing' });
+    await job.recordDelivery(body.job, body.seq, {
+      state: 'failed',
+      attempts: 0,
+      last_error: 'the delivery kept failing',
+    });
   }
   message.ack();
 }
@@ -193,10 +212,10 @@ export function queueHandler(fetchApp: AppFetch) {
     const deliveries: Promise<void>[] = [];
     for (const m of batch.messages) {
       const body = m.body;
-      if (body.kind === 'job') await runJob(m, body.job, env, ctx, fetchApp, config);
+      if (body.kind === 'job') await runJob(m, body.job, body.key, env, ctx, fetchApp, config);
       else {
         deliveries.push(
-          deliver(m, body.job, body.seq, env, config).catch((err: unknown) => {
+          deliver(m, body.job, body.key, body.seq, env, config).catch((err: unknown) => {
             console.error(JSON.stringify({ msg: 'delivery failed', job: body.job, seq: body.seq, err: String(err) }));
             m.retry({ delaySeconds: backoffSeconds(m.attempts, config.webhooks.retryBaseSeconds) });
           }),

@@ -69,6 +69,8 @@ export interface NewJob {
   base_url: string;
   webhook?: { url: string; events_filter: WebhookEvent[] };
   created_at: string;
+  /** How long the job is kept once finished (`JOB_RESULT_TTL_SECONDS` when it was accepted). */
+  ttl_ms: number;
 }
 
 /** One event of a job, as the event stream and webhooks carry it. */
@@ -88,7 +90,9 @@ export interface Deliverable {
   key_id: string;
 }
 
-export type JobMessage = { kind: 'job'; job: string } | { kind: 'delivery'; job: string; seq: number };
+/** Queue messages name the job and its key (which names the object that holds it). */
+export type JobMessage =
+  { kind: 'job'; job: string; key: string } | { kind: 'delivery'; job: string; key: string; seq: number };
 
 /** Job ids: `job_` and 32 hex digits (random, or a hash of the key and its `Idempotency-Key`). */
 export const JOB_ID = /^job_[0-9a-f]{32}$/;

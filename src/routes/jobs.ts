@@ -197,10 +197,10 @@ export const redeliverRoute = createRoute({
 
 const jobNotFound = (id: string): ServiceError => new ServiceError(404, 'not_found', `No job with id '${id}'.`);
 
-/** The job's object, once the id has the right shape (anything else is simply not found). */
+/** The object that would hold this key's job, once the id has the right shape (anything else is not found). */
 function jobFor(c: Context<AppEnv>, id: string) {
   if (!JOB_ID.test(id)) throw jobNotFound(id);
-  return jobStub(c.env, id);
+  return jobStub(c.env, currentKey(c).id, id);
 }
 
 /** A list input runs in chunks; a flat number array is one tabular row, not a list (Hugging Face's rule). */
@@ -284,7 +284,7 @@ export async function submitJob(
   if (items !== undefined) for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
   else chunks.push(body.inputs);
   const id = await jobId(owner.id, options.idempotencyKey);
-  const created = await jobStub(env, id).create({
+  const created = await jobStub(env, owner.id, id).create({
     id,
     key_id: owner.id,
     model: `${manifest.id}@${manifest.version}`,
@@ -296,6 +296,7 @@ export async function submitJob(
     base_url: options.baseUrl,
     ...(webhook === undefined ? {} : { webhook }),
     created_at: new Date().toISOString(),
+    ttl_ms: config.jobs.resultTtlMs,
   });
   if (created.outcome === 'conflict') {
     throw new ServiceError(422, 'invalid_input', 'Idempotency-Key: already used with a different request body.');
@@ -318,14 +319,14 @@ export function jobsRoutes() {
 
   router.openapi(getJobRoute, async (c) => {
     const { id } = c.req.valid('param');
-    const view = await jobFor(c, id).getFor(currentKey(c).id);
+    const view = await jobFor(c, id).getFor(id, currentKey(c).id);
     if (view === null) throw jobNotFound(id);
     return c.json(view as z.infer<typeof JobSchema>, 200);
   });
 
   router.openapi(cancelJobRoute, async (c) => {
     const { id } = c.req.valid('param');
-    const result = await jobFor(c, id).cancelFor(currentKey(c).id);
+    const result = await jobFor(c, id).cancelFor(id, currentKey(c).id);
     if (result === null) throw jobNotFound(id);
     if (!result.canceled) throw new ServiceError(409, 'conflict', `Job '${id}' has already ${result.job.status}.`);
     return c.json(result.job as z.infer<typeof JobSchema>, 200);
@@ -341,7 +342,7 @@ export function jobsRoutes() {
       throw new ServiceError(422, 'invalid_input', 'Last-Event-ID: must be an event id this stream sent.');
     }
     // The first page is read before the stream opens, so an unknown job is a plain 404, not an empty stream.
-    const first = await job.eventsFor(keyId, after);
+    const first = await job.eventsFor(id, keyId, after);
     if (first === null) throw jobNotFound(id);
     return streamSSE(c, async (stream) => {
       let seen = after;
@@ -359,14 +360,14 @@ export function jobsRoutes() {
         }
         if (stream.aborted || page === null || Date.now() > until) return;
         if ((page ?? []).length === 0) await stream.sleep(POLL_MS);
-        page = await job.eventsFor(keyId, seen);
+        page = await job.eventsFor(id, keyId, seen);
       }
     });
   });
 
   router.openapi(redeliverRoute, async (c) => {
     const { id } = c.req.valid('param');
-    const result = await jobFor(c, id).redeliverFor(currentKey(c).id);
+    const result = await jobFor(c, id).redeliverFor(id, currentKey(c).id);
     if (result === 'no_job') throw jobNotFound(id);
     if (result === 'no_event') {
       throw new ServiceError(
