@@ -64,7 +64,10 @@ describe('npm start: edge on wrangler dev + origin', () => {
   });
 
   it('publishes an OpenAPI 3.1 document that a real validator accepts', async () => {
-    const res = await fetch(`${edge}/openapi.json`);
+    // Once in a full run (2 cores, every project at once) this GET got no answer for 120 s; alone it takes
+    // milliseconds. A deadline turns a stall into a clear failure, and a stalled request is asked once more.
+    const get = (): Promise<Response> => fetch(`${edge}/openapi.json`, { signal: AbortSignal.timeout(30_000) });
+    const res = await get().catch(get);
     expect(res.status).toBe(200);
     const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown> };
     expect(doc.openapi).toBe('3.1.0');
