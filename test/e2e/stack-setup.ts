@@ -3,19 +3,12 @@
  * origin costs ~30 s), handed over through `provide`.
  */
 import type { TestProject } from 'vitest/node';
-import { startStack } from './stack.js';
+import { startStack, type RunningStack } from './stack.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    stack: {
-      edge: string;
-      origin: string;
-      originSecret: string;
-      key: string;
-      webhookSecret: string;
-      devVars: string;
-      stateDir: string;
-    };
+    /** The running stack's addresses and secrets (plain data: what crosses to the test files). */
+    stack: Omit<RunningStack, 'log' | 'stop'>;
   }
 }
 
