@@ -8,7 +8,7 @@ import { readConfig, type Config } from '../lib/config.js';
 import type { ErrorBody } from '../lib/errors.js';
 import { onBehalfOf } from '../middleware/api-keys.js';
 import { servicesFor } from '../routes/services.js';
-import { checkWebhookUrl, dohResolver } from '../webhooks/ssrf.js';
+import { checkConfiguredUrl } from '../webhooks/ssrf.js';
 import { signedHeaders } from '../webhooks/signing.js';
 import { rpc } from '../lib/rpc.js';
 import type { WebhookSecretsObject } from '../webhooks/secrets-object.js';
@@ -44,18 +44,23 @@ export const jobStub = (env: Env, keyId: string, jobId: string) =>
 export const secretsStub = (env: Env, keyId: string) =>
   rpc<WebhookSecretsObject>(env.WEBHOOK_SECRETS.get(env.WEBHOOK_SECRETS.idFromName(keyId)));
 
-/** The sync predict request for one chunk (the model pinned to the version the job was accepted with). */
-function chunkRequest(model: string, inputs: unknown, parameters: Record<string, unknown>): Request {
+/**
+ * The sync predict request the service makes to itself (a job's chunk, an inbound hook's event), for `onBehalfOf`.
+ * The length is set so the body limit counts it without re-wrapping the request.
+ */
+export function predictRequest(
+  origin: string,
+  model: string,
+  inputs: unknown,
+  parameters: Record<string, unknown>,
+): Request {
   const body = JSON.stringify({ inputs, parameters });
-  return new Request(`https://jobs.internal/v1/models/${encodeURIComponent(model)}/predict`, {
+  return new Request(`${origin}/v1/models/${encodeURIComponent(model)}/predict`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'content-length': String(new TextEncoder().encode(body).length) },
     body,
   });
 }
-
-/** An error the model answered with; 429 and 5xx are worth another try, other 4xx fail the job. */
-class RetryableError extends Error {}
 
 async function runJob(
   message: Message<JobMessage>,
@@ -83,11 +88,16 @@ async function runJob(
     for (const idx of slice) {
       consumerFaults.beforeChunk?.(id, idx);
       const inputs = await job.chunkInputs(id, idx);
-      const res = await fetchApp(onBehalfOf(chunkRequest(plan.model, inputs, plan.parameters), owner), env, ctx);
+      const res = await fetchApp(
+        onBehalfOf(predictRequest('https://jobs.internal', plan.model, inputs, plan.parameters), owner),
+        env,
+        ctx,
+      );
       if (!res.ok) {
         const body = (await res.json().catch(() => null)) as ErrorBody | null;
         const error = body?.error ?? { code: 'internal', message: `The model answered HTTP ${res.status}.` };
-        if (res.status === 429 || res.status >= 500) throw new RetryableError(`${error.code}: ${error.message}`);
+        // 429 and 5xx are worth another try (the message is retried); any other 4xx fails the job.
+        if (res.status === 429 || res.status >= 500) throw new Error(`${error.code}: ${error.message}`);
         await job.fail(id, error);
         message.ack();
         return;
@@ -131,10 +141,7 @@ async function deliver(
   const attempts = message.attempts;
   const { webhooks } = config;
   // Checked again at delivery: a name may resolve elsewhere now than when the job was accepted (DNS rebinding).
-  const verdict = await checkWebhookUrl(d.url, {
-    allowLoopback: webhooks.allowLoopback,
-    resolve: dohResolver(webhooks.dohUrl),
-  });
+  const verdict = await checkConfiguredUrl(d.url, webhooks);
   if (!verdict.ok) {
     await job.recordDelivery(id, seq, { state: 'failed', attempts, last_error: verdict.reason });
     message.ack();

@@ -309,7 +309,8 @@ export class JobObject extends DurableObject<Env> {
     const expires = now + r.ttl_ms;
     r.expires_at = new Date(expires).toISOString();
     this.save(r, expires);
-    // Finishing only moves an expiry earlier than the one set at accept, so the alarm may need to come forward.
+    // Usually later than the expiry set at accept, which the alarm may still be set for: it then finds nothing due
+    // and re-arms for the next expiry. Set here too in case no alarm is pending.
     await this.expireBy(expires);
     await this.emit(r, 'completed');
   }

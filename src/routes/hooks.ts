@@ -9,14 +9,14 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import jsonpointer from 'jsonpointer';
 import type { Context } from 'hono';
-import type { AppFetch } from '../jobs/consumer.js';
+import { predictRequest, type AppFetch } from '../jobs/consumer.js';
 import { ServiceError, type ErrorBody, type ErrorStatus } from '../lib/errors.js';
 import { assertKeyMayCall, currentKey, onBehalfOf, requireAdmin } from '../middleware/api-keys.js';
 import { parseModelRef } from '../storage/registry.js';
 import { rpc } from '../lib/rpc.js';
 import type { HookConfig, HookObject } from '../webhooks/hook-object.js';
 import { generateWebhookSecret, verifyHubSignature, verifyStandardWebhook } from '../webhooks/signing.js';
-import { checkWebhookUrl, dohResolver } from '../webhooks/ssrf.js';
+import { checkConfiguredUrl } from '../webhooks/ssrf.js';
 import { createRouter, errorResponses, KEY_SECURITY } from './http.js';
 import { JobSchema, submitJob } from './jobs.js';
 import { services, type AppEnv } from './services.js';
@@ -193,11 +193,7 @@ export function hooksRoutes(fetchApp: AppFetch) {
     assertKeyMayCall(key, ref.id);
     const manifest = await services(c).registry.resolve(ref);
     if (body.forward_url !== undefined) {
-      const { webhooks } = services(c).config;
-      const verdict = await checkWebhookUrl(body.forward_url, {
-        allowLoopback: webhooks.allowLoopback,
-        resolve: dohResolver(webhooks.dohUrl),
-      });
+      const verdict = await checkConfiguredUrl(body.forward_url, services(c).config.webhooks);
       if (!verdict.ok) throw new ServiceError(422, 'invalid_input', verdict.reason.replace(/^webhook/, 'forward_url'));
     }
     const secret =
@@ -290,12 +286,7 @@ export function hooksRoutes(fetchApp: AppFetch) {
       );
       return c.json(job as z.infer<typeof JobSchema>, 202);
     }
-    const body = JSON.stringify({ inputs, parameters: hook.parameters });
-    const request = new Request(`${origin}/v1/models/${encodeURIComponent(hook.model)}/predict`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'content-length': String(new TextEncoder().encode(body).length) },
-      body,
-    });
+    const request = predictRequest(origin, hook.model, inputs, hook.parameters);
     const res = await fetchApp(onBehalfOf(request, owner), c.env, c.executionCtx);
     const answer: unknown = await res.json();
     // The prediction's own refusal (an input the model cannot take, a limit) is the sender's answer too.

@@ -17,7 +17,7 @@ import type { Manifest } from '../storage/manifest.js';
 import { parseModelRef } from '../storage/registry.js';
 import { canonicalJson } from '../storage/result-cache.js';
 import { taskModule } from '../tasks/index.js';
-import { checkWebhookUrl, dohResolver } from '../webhooks/ssrf.js';
+import { checkConfiguredUrl } from '../webhooks/ssrf.js';
 import { createRouter, errorResponses, KEY_SECURITY, RateLimitHeaders } from './http.js';
 import { PredictOutputSchema } from './predict.js';
 import { taskContext } from './serving.js';
@@ -270,10 +270,7 @@ export async function submitJob(
   );
   let webhook: NewJob['webhook'];
   if (body.webhook !== undefined) {
-    const verdict = await checkWebhookUrl(body.webhook, {
-      allowLoopback: config.webhooks.allowLoopback,
-      resolve: dohResolver(config.webhooks.dohUrl),
-    });
+    const verdict = await checkConfiguredUrl(body.webhook, config.webhooks);
     if (!verdict.ok) throw new ServiceError(422, 'invalid_input', verdict.reason);
     webhook = { url: verdict.url.href, events_filter: body.webhook_events_filter ?? ['completed'] };
   } else if (body.webhook_events_filter !== undefined) {

@@ -1,5 +1,6 @@
 /** @module SSRF guard for webhook URLs: https only, no userinfo, no local names, and every address the host is or resolves to public unicast. */
 import ipaddr from 'ipaddr.js';
+import type { WebhookConfig } from '../lib/config.js';
 
 /** The A and AAAA addresses of a name. */
 export type Resolver = (hostname: string) => Promise<string[]>;
@@ -251,4 +252,12 @@ export function dohResolver(endpoint: string, fetcher: typeof fetch = fetch): Re
     ]);
     return [...a, ...aaaa];
   };
+}
+
+/** The guard as a deployment configures it: its loopback setting, and its DNS-over-HTTPS resolver. */
+export function checkConfiguredUrl(
+  raw: string,
+  webhooks: Pick<WebhookConfig, 'allowLoopback' | 'dohUrl'>,
+): Promise<UrlVerdict> {
+  return checkWebhookUrl(raw, { allowLoopback: webhooks.allowLoopback, resolve: dohResolver(webhooks.dohUrl) });
 }
