@@ -1,7 +1,7 @@
 /**
- * @module sentiment-en's ONNX export: an embedding bag over hashed n-gram buckets. Inputs `indices` int64 [batch, n]
- * and `values` float32 [batch, n] (a text's non-zero features, padded with index 0 / value 0) → `logits`,
- * `probabilities` [batch, 2].
+ * @module The ONNX export of a hashed n-gram text classifier (sentiment-en, spam-en): an embedding bag over feature
+ * buckets. Inputs `indices` int64 [batch, n] and `values` float32 [batch, n] (a text's non-zero features, padded with
+ * index 0 / value 0) → `logits`, `probabilities` [batch, classes].
  */
 import {
   attr,
@@ -13,8 +13,8 @@ import {
   valueInfo,
   type INodeProto,
   type ITensorProto,
-} from '../lib/onnx-builder.js';
-import type { MlpParams } from '../lib/train.js';
+} from './onnx-builder.js';
+import type { MlpParams } from './train.js';
 
 export const INDICES = 'indices';
 export const VALUES = 'values';
@@ -27,7 +27,7 @@ export const PROBABILITIES = 'probabilities';
  * O(features) instead of O(buckets) and a request carries kilobytes instead of 128 KB per text. Later layers (when
  * the recipe picks an MLP) are MatMul + Add with ReLU between. No ZipMap: tensor outputs only, so ORT-web reads both.
  */
-export function exportOnnx(p: MlpParams, docString: string): Uint8Array {
+export function exportOnnx(p: MlpParams, docString: string, graphName: string): Uint8Array {
   const nodes: INodeProto[] = [];
   const inits: ITensorProto[] = [tensor('bag.axis1', BigInt64Array.from([1n]), [1])];
   let x = '';
@@ -66,7 +66,7 @@ export function exportOnnx(p: MlpParams, docString: string): Uint8Array {
     model({
       docString,
       graph: graph({
-        name: 'sentiment_en',
+        name: graphName,
         nodes,
         inputs: [
           valueInfo(INDICES, 'int64', ['batch', 'features']),
