@@ -1,5 +1,6 @@
 /** @module Hashed n-gram text features: the one preprocessing shared by training (Node) and serving (workerd, Node). */
 import { z } from 'zod';
+import { emailText } from './email-text.js';
 
 /**
  * How text becomes a fixed-width float vector. Stored verbatim in the manifest under `preprocess`, so a served model
@@ -34,6 +35,11 @@ export const TextFeatureConfigSchema = z
     /** Character n-grams of each word (with "<" ">" boundary marks), lengths min..max; 0 disables. Helps with typos and inflections. */
     char_ngram_min: z.number().int().min(0).max(8),
     char_ngram_max: z.number().int().min(0).max(8),
+    /**
+     * What the input is: plain text (absent, the default), or an e-mail message whose decoded Subject and text parts
+     * are what the features read (src/tasks/email-text.ts); a body without headers passes as it is.
+     */
+    input: z.enum(['text', 'email']).optional(),
   })
   // Not strict: a manifest's `preprocess` may carry keys for other consumers; unknown keys are dropped on parse.
   .strip();
@@ -123,7 +129,7 @@ export function tokenize(text: string, options: { stripAccents?: boolean; maxTok
 }
 
 function configScan(text: string, config: TextFeatureConfig): Scanned {
-  return scan(text, config.strip_accents, config.max_tokens);
+  return scan(config.input === 'email' ? emailText(text) : text, config.strip_accents, config.max_tokens);
 }
 
 /**
