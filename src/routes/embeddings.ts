@@ -1,7 +1,7 @@
 /**
- * @module `POST /v1/embeddings`: the OpenAI embeddings API over any published feature-extraction model, through the
- * same scope → cache → placement → task path as predictions. Served by the edge (which may send the work to the
- * origin's predict).
+ * @module `POST /v1/embeddings`: the OpenAI embeddings API over any feature-extraction model (tokenizer models and
+ * bag-of-words ones such as topics-en), through the same scope → cache → placement → task path as predictions.
+ * Served by the edge (which may send the work to the origin's predict). `usage` counts the model's own tokens.
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { invalidInput } from '../lib/errors.js';

@@ -1,29 +1,77 @@
 /**
- * @module feature-extraction: string(s) → the model's own `tokenizer.json` (@huggingface/tokenizers, pure JS) →
- * BERT-shaped feeds (input_ids, attention_mask[, token_type_ids] int64 [batch, seq]) → last_hidden_state → mean
- * pooling over the attention mask → optional L2 normalisation → number[] per string.
+ * @module feature-extraction: string(s) → one vector each, by one of two preprocessing kinds (`preprocess.kind`):
+ * - a tokenizer (no kind, as every older manifest has): the model's own `tokenizer.json` (@huggingface/tokenizers,
+ *   pure JS) → BERT-shaped feeds (input_ids, attention_mask[, token_type_ids] int64 [batch, seq]) →
+ *   last_hidden_state → mean (or [CLS]) pooling over the attention mask;
+ * - `bag-of-words` (topics-en's LSI): the model's vocabulary file → term ids and counts as an `indices` + `values`
+ *   bag → the graph's own [batch, dims] vector; `parameters.topics` adds each text's strongest topics and their terms.
+ * Then optional L2 normalisation → number[] per string.
  */
-import { Tokenizer } from '@huggingface/tokenizers';
+import type { Tokenizer } from '@huggingface/tokenizers';
 import { z } from 'zod';
 import { ServiceError, describeIssues } from '../lib/errors.js';
 import type { Manifest } from '../storage/manifest.js';
+import {
+  bagConfig,
+  bagModelFor,
+  bagOf,
+  isBagOfWords,
+  topicsConfig,
+  type Bag,
+  type TopicsFile,
+} from './bag-of-words.js';
+import { loadTokenizer } from './hf-tokenizer.js';
 import { type RequestBody, type RequestLimits, type TaskContext, type TaskModule } from './task.js';
 
-import { asFloat32, type Feeds, type Outputs, type TensorData } from './tensor.js';
+import { asFloat32, float32, type Feeds, type Outputs, type TensorData } from './tensor.js';
+import { padSparse } from './text-features.js';
 
 export type Embedding = number[];
 
-export interface FeatureExtractionInput {
+/** One of a text's strongest topics: its dimension, the text's weight on it, and the terms of that pole. */
+export interface TopicWeight {
+  topic: number;
+  weight: number;
+  terms: string[];
+}
+/** A text's answer with `parameters.topics`. */
+export interface TopicEmbedding {
+  embedding: Embedding;
+  topics: TopicWeight[];
+}
+export type FeatureExtractionOutput = Embedding | Embedding[] | TopicEmbedding | TopicEmbedding[];
+
+/** What `parameters.topics` asked for, with the model's topic table. */
+export interface TopicsRequest {
+  top: number;
+  terms: number;
+  table: TopicsFile;
+}
+
+interface CommonInput {
   texts: string[];
   single: boolean;
   normalize: boolean;
-  /** Token ids per text, with the tokenizer's special tokens, truncated to the model's maximum. */
+  /** Tokens over all texts: what `usage` reports and placement's `max_tokens` compares. */
+  tokens: number;
+  topics?: TopicsRequest;
+}
+
+/** Tokenizer models: token ids per text, with the tokenizer's special tokens, truncated to the model's maximum. */
+export interface TokenizedInput extends CommonInput {
+  kind: 'tokens';
   ids: number[][];
   /** Token type ids per text (0 for single sequences). */
   typeIds: number[][];
-  /** Tokens over all texts: what `usage` reports and placement's `max_tokens` compares. */
-  tokens: number;
 }
+
+/** Bag-of-words models: each text's vocabulary ids and counts. */
+export interface BagInput extends CommonInput {
+  kind: 'bag';
+  bags: Bag[];
+}
+
+export type FeatureExtractionInput = TokenizedInput | BagInput;
 
 /** Manifest `preprocess` for feature-extraction models (the publish CLI writes it). */
 export const FeatureExtractionConfigSchema = z.object({
@@ -37,47 +85,24 @@ export const FeatureExtractionConfigSchema = z.object({
 });
 export type FeatureExtractionConfig = z.infer<typeof FeatureExtractionConfigSchema>;
 
-const ParametersSchema = z.object({ normalize: z.boolean().optional() }).strict();
-
-/** Parsed tokenizers per model version and file digest; a handful of models at most, so a small LRU. */
-const TOKENIZER_CACHE_SIZE = 8;
-const tokenizers = new Map<string, Promise<Tokenizer>>();
+const ParametersSchema = z
+  .object({
+    normalize: z.boolean().optional(),
+    /** Bag-of-words models with topics: list each text's strongest topics beside its vector. */
+    topics: z.boolean().optional(),
+    top_topics: z.number().int().min(1).optional(),
+    topic_terms: z.number().int().min(1).optional(),
+  })
+  .strict();
+type Parameters = z.infer<typeof ParametersSchema>;
 
 function config(manifest: Manifest): FeatureExtractionConfig {
   return FeatureExtractionConfigSchema.parse(manifest.preprocess);
 }
 
-async function loadJson(context: TaskContext, name: string): Promise<object> {
-  const value: unknown = JSON.parse(new TextDecoder().decode(await context.loadFile(name)));
-  if (value === null || typeof value !== 'object') throw new Error(`${name} is not a JSON object`);
-  return value;
-}
-
 /** The model's tokenizer, parsed once per isolate (or origin process) and model version. */
-export function tokenizerFor(manifest: Manifest, context: TaskContext): Promise<Tokenizer> {
-  const cfg = config(manifest);
-  const digest = manifest.files.find((f) => f.name === cfg.tokenizer_file)?.sha256 ?? 'unlisted';
-  const key = `${manifest.id}@${manifest.version}:${digest}`;
-  const hit = tokenizers.get(key);
-  if (hit !== undefined) {
-    tokenizers.delete(key);
-    tokenizers.set(key, hit);
-    return hit;
-  }
-  const loading = (async () => {
-    const json = await loadJson(context, cfg.tokenizer_file);
-    const extra = cfg.tokenizer_config_file === undefined ? {} : await loadJson(context, cfg.tokenizer_config_file);
-    return new Tokenizer(json, extra);
-  })();
-  tokenizers.set(key, loading);
-  // A failed load is not kept: the next request tries again.
-  loading.catch(() => tokenizers.delete(key));
-  while (tokenizers.size > TOKENIZER_CACHE_SIZE) {
-    const oldest = tokenizers.keys().next().value;
-    if (oldest === undefined) break;
-    tokenizers.delete(oldest);
-  }
-  return loading;
+export async function tokenizerFor(manifest: Manifest, context: TaskContext): Promise<Tokenizer> {
+  return (await loadTokenizer(manifest, context, config(manifest))).tokenizer;
 }
 
 /** Keeps the first `max - 1` tokens and the last one (the closing special token, e.g. [SEP]). */
@@ -118,15 +143,22 @@ export function validateTexts(
   return { texts, single };
 }
 
-/** Tokenises validated texts with the model's tokenizer (shared by predict and /v1/embeddings). */
+/**
+ * Turns validated texts into the model's input, by its preprocessing kind (shared by predict and /v1/embeddings,
+ * which passes no topics).
+ */
 export async function tokenize(
   texts: string[],
   single: boolean,
   normalize: boolean | undefined,
   manifest: Manifest,
   context: TaskContext | undefined,
+  topics: Pick<Parameters, 'topics' | 'top_topics' | 'topic_terms'> = {},
 ): Promise<FeatureExtractionInput> {
-  if (context === undefined) throw new Error('feature-extraction needs a TaskContext to load its tokenizer');
+  if (context === undefined) throw new Error('feature-extraction needs a TaskContext to load its model files');
+  if (isBagOfWords(manifest)) return bagInput(texts, single, normalize, manifest, context, topics);
+  if (topics.topics !== undefined || topics.top_topics !== undefined || topics.topic_terms !== undefined)
+    throw new ServiceError(422, 'invalid_input', `parameters.topics: ${manifest.id} has no topics.`);
   const cfg = config(manifest);
   const tokenizer = await tokenizerFor(manifest, context);
   const ids: number[][] = [];
@@ -137,6 +169,7 @@ export async function tokenize(
     typeIds.push(truncate(e.token_type_ids, cfg.max_length));
   }
   return {
+    kind: 'tokens',
     texts,
     single,
     normalize: normalize ?? cfg.normalize,
@@ -144,6 +177,69 @@ export async function tokenize(
     typeIds,
     tokens: ids.reduce((n, x) => n + x.length, 0),
   };
+}
+
+async function bagInput(
+  texts: string[],
+  single: boolean,
+  normalize: boolean | undefined,
+  manifest: Manifest,
+  context: TaskContext,
+  params: Pick<Parameters, 'topics' | 'top_topics' | 'topic_terms'>,
+): Promise<BagInput> {
+  const cfg = bagConfig(manifest);
+  const model = await bagModelFor(manifest, context);
+  const bags = texts.map((t) => bagOf(t, model.vocabulary, cfg.max_tokens));
+  const input: BagInput = {
+    kind: 'bag',
+    texts,
+    single,
+    normalize: normalize ?? cfg.normalize,
+    bags,
+    tokens: bags.reduce((n, b) => n + b.tokens, 0),
+  };
+  const topics = topicsRequest(manifest, model.topics, params);
+  return topics === undefined ? input : { ...input, topics };
+}
+
+/** What `parameters.topics` (and its companions) ask of a model, checked against the topics it has. */
+function topicsRequest(
+  manifest: Manifest,
+  table: TopicsFile | undefined,
+  params: Pick<Parameters, 'topics' | 'top_topics' | 'topic_terms'>,
+): TopicsRequest | undefined {
+  if (params.topics !== true) {
+    for (const name of ['top_topics', 'topic_terms'] as const)
+      if (params[name] !== undefined)
+        throw new ServiceError(422, 'invalid_input', `parameters.${name}: only with parameters.topics: true.`);
+    return undefined;
+  }
+  if (table === undefined)
+    throw new ServiceError(422, 'invalid_input', `parameters.topics: ${manifest.id} has no topics.`);
+  const cfg = topicsConfig(manifest);
+  const count = table.topics.length;
+  const longest = Math.max(0, ...table.topics.map((t) => Math.max(t.positive.length, t.negative.length)));
+  const top = params.top_topics ?? Math.min(cfg.top_topics, count);
+  const terms = params.topic_terms ?? Math.min(cfg.topic_terms, longest);
+  if (top > count)
+    throw new ServiceError(422, 'invalid_input', `parameters.top_topics: ${manifest.id} has ${count} topics.`);
+  if (terms > longest)
+    throw new ServiceError(422, 'invalid_input', `parameters.topic_terms: at most ${longest} terms per topic.`);
+  return { top, terms, table };
+}
+
+/** The strongest topics of one vector (by |weight|, ties by dimension), each described by the pole its sign picks. */
+export function strongestTopics(vector: Embedding, request: TopicsRequest): TopicWeight[] {
+  return vector
+    .map((weight, topic) => ({ weight, topic }))
+    .filter((t) => t.weight !== 0)
+    .sort((a, b) => Math.abs(b.weight) - Math.abs(a.weight) || a.topic - b.topic)
+    .slice(0, request.top)
+    .map(({ topic, weight }) => {
+      const entry = request.table.topics.find((t) => t.topic === topic);
+      const pole = weight > 0 ? entry?.positive : entry?.negative;
+      return { topic, weight, terms: (pole ?? []).slice(0, request.terms).map((t) => t.term) };
+    });
 }
 
 /** Pools [batch, seq, hidden] rows over the attention mask (mean) or takes the first token (cls); 2-D outputs pass through. */
@@ -180,7 +276,28 @@ function finish(v: ArrayLike<number>, normalize: boolean): Embedding {
   return norm > 0 ? xs.map((x) => x / norm) : xs;
 }
 
-export const featureExtraction: TaskModule<FeatureExtractionInput, Embedding | Embedding[]> = {
+/** The rows of a [batch, dims] output (bag models answer their vector directly). */
+function vectorRows(out: TensorData, batch: number, normalize: boolean): Embedding[] {
+  const data = asFloat32(out, 'embedding');
+  const width = out.dims[1] ?? 0;
+  return Array.from({ length: batch }, (_, b) => finish(data.subarray(b * width, (b + 1) * width), normalize));
+}
+
+/** A bag batch as the graph's int64 indices and float32 counts, [batch, widest row], padded with id 0 / count 0. */
+function bagFeeds(p: BagInput, manifest: Manifest): Feeds {
+  const indexInput = manifest.inputs.find((i) => i.dtype === 'int64');
+  const valueInput = manifest.inputs.find((i) => i.dtype === 'float32');
+  if (indexInput === undefined || valueInput === undefined)
+    throw new Error(`bag-of-words model ${manifest.id} must take int64 indices and float32 values`);
+  const b = padSparse(p.bags);
+  const dims = [p.bags.length, b.width];
+  return {
+    [indexInput.name]: { type: 'int64', dims, data: b.indices },
+    [valueInput.name]: float32(b.values, dims),
+  };
+}
+
+export const featureExtraction: TaskModule<FeatureExtractionInput, FeatureExtractionOutput> = {
   task: 'feature-extraction',
 
   async parse(
@@ -199,14 +316,22 @@ export const featureExtraction: TaskModule<FeatureExtractionInput, Embedding | E
     if (!params.success)
       throw new ServiceError(422, 'invalid_input', describeIssues(params.error.issues, ['parameters']));
     const { texts, single } = validateTexts(body.inputs, limits);
-    return tokenize(texts, single, params.data.normalize, manifest, context);
+    const { normalize, ...topics } = params.data;
+    return tokenize(texts, single, normalize, manifest, context, topics);
   },
 
   size: (p) => ({ batch: p.texts.length, tokens: p.tokens, inputBytes: p.texts.reduce((n, t) => n + t.length, 0) }),
 
-  cacheKeyInput: (p) => ({ texts: p.texts, single: p.single, normalize: p.normalize }),
+  // Without topics the key is what it always was, so existing cache entries stay valid.
+  cacheKeyInput: (p) => ({
+    texts: p.texts,
+    single: p.single,
+    normalize: p.normalize,
+    ...(p.topics === undefined ? {} : { topics: { top: p.topics.top, terms: p.topics.terms } }),
+  }),
 
   preprocess(p: FeatureExtractionInput, manifest: Manifest): Feeds {
+    if (p.kind === 'bag') return bagFeeds(p, manifest);
     const cfg = config(manifest);
     const batch = p.ids.length;
     const seq = Math.max(...p.ids.map((x) => x.length));
@@ -236,11 +361,17 @@ export const featureExtraction: TaskModule<FeatureExtractionInput, Embedding | E
     return feeds;
   },
 
-  postprocess(outputs: Outputs, p: FeatureExtractionInput, manifest: Manifest): Embedding | Embedding[] {
+  postprocess(outputs: Outputs, p: FeatureExtractionInput, manifest: Manifest): FeatureExtractionOutput {
     const name = manifest.outputs[0]?.name ?? 'last_hidden_state';
     const hidden = outputs[name] ?? Object.values(outputs)[0];
     if (hidden === undefined) throw new Error(`model output ${name} is missing`);
-    const rows = pool(hidden, p.ids, config(manifest).pooling, p.normalize);
-    return p.single ? (rows[0] ?? []) : rows;
+    const rows =
+      p.kind === 'bag'
+        ? vectorRows(hidden, p.bags.length, p.normalize)
+        : pool(hidden, p.ids, config(manifest).pooling, p.normalize);
+    const topics = p.topics;
+    if (topics === undefined) return p.single ? (rows[0] ?? []) : rows;
+    const described = rows.map((embedding) => ({ embedding, topics: strongestTopics(embedding, topics) }));
+    return p.single ? (described[0] ?? { embedding: [], topics: [] }) : described;
   },
 };
