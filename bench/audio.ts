@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
-import { writeTinyBert } from '../models/tiny-bert/generate.js';
+import { writeTinyBert } from '../models/hf-tiny/bert.js';
 import { BUILD_DIR } from '../scripts/model-store.js';
 import { fetchRetry, startWrangler, summarize, table, type Summary } from './harness.js';
 

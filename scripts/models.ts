@@ -1,15 +1,18 @@
 /**
  * @module Model build CLI: `build [--force] [--only id]` runs every models/<id>/recipe.ts (cached); `quantize IN OUT
- * [--method]`; `publish <file.onnx|dir> --id ID --task TASK` uploads a model of your own (scripts/publish.ts). The
+ * [--method]`; `publish <file.onnx|dir> --id ID [--task TASK]` uploads a model of your own (scripts/publish.ts; a
+ * Hugging Face folder through scripts/hf-folder.ts); `tiny TASK DIR` writes a tiny Hugging Face folder to try it. The
  * `edge-infer models quantize|publish` CLI commands run the same exported functions (quantizeFile, publishModel).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { TINY_FOLDERS } from '../models/hf-tiny/index.js';
 import { decode, encode } from '../models/lib/onnx-builder.js';
 import { QUANT_METHODS, quantizeModelProto, type QuantizeReport, type QuantMethod } from '../models/lib/quantize.js';
 import { sha256Hex, type Recipe } from '../models/lib/recipe.js';
+import { isHfFolder } from './hf-folder.js';
 import { preparePublish, uploadLocal, uploadRemote, writeOut, type PublishOptions } from './publish.js';
 import type { Manifest } from '../src/storage/manifest.js';
 
@@ -233,7 +236,8 @@ export function parseMinElements(text: string | undefined): number | undefined |
 const USAGE = `usage:
   npx tsx scripts/models.ts build [--force] [--only <id>]...
   npx tsx scripts/models.ts quantize IN.onnx OUT.onnx [--method dynamic|qdq] [--min-elements N] [--reduce-range]
-  npx tsx scripts/models.ts publish <file.onnx|dir> --id ID --task TASK [--labels a,b,c] [--version V] [--description TEXT]
+  npx tsx scripts/models.ts tiny TASK DIR
+  npx tsx scripts/models.ts publish <file.onnx|dir> --id ID [--task TASK] [--labels a,b,c] [--version V] [--description TEXT]
       [--license TEXT] [--placement edge|origin|auto] [--max-length N] [--remote [--bucket NAME]] [--persist DIR] [--out DIR]`;
 
 async function main(argv: string[]): Promise<number> {
@@ -296,6 +300,16 @@ async function main(argv: string[]): Promise<number> {
     for (const line of quantizeSummary(input, output, result)) console.log(line);
     return 0;
   }
+  if (command === 'tiny') {
+    const [task, dir] = rest;
+    const write = task === undefined ? undefined : TINY_FOLDERS[task];
+    if (write === undefined || dir === undefined) {
+      console.error(`usage: tiny TASK DIR (TASK: ${Object.keys(TINY_FOLDERS).join(', ')})`);
+      return 2;
+    }
+    console.log(`wrote a tiny ${task} folder (random weights, Optimum's layout) → ${write(dir)}`);
+    return 0;
+  }
   if (command === 'publish') {
     const request = publishRequest(rest[0], values);
     if ('usage' in request) {
@@ -311,7 +325,10 @@ async function main(argv: string[]): Promise<number> {
 }
 
 export const DEFAULT_BUCKET = 'edge-inference-models';
-/** `publishRequest`'s answer when the path, --id or --task is missing: each caller prints its own usage text. */
+/**
+ * `publishRequest`'s answer when the path, --id or --task (needed unless the folder has a Hugging Face config.json)
+ * is missing: each caller prints its own usage text.
+ */
 export const USAGE_MISSING = 'missing <path>, --id or --task';
 
 /** `publish`'s flags as parsed (strings, as on the command line). */
@@ -344,7 +361,9 @@ export interface PublishRequest {
 export function publishRequest(path: string | undefined, values: PublishFlags): PublishRequest | { usage: string } {
   const placement = values.placement;
   const maxLength = values['max-length'] === undefined ? undefined : Number(values['max-length']);
-  if (path === undefined || values.id === undefined || values.task === undefined) return { usage: USAGE_MISSING };
+  // A Hugging Face folder (config.json) names its task through its architecture; anything else must say it.
+  if (path === undefined || values.id === undefined || (values.task === undefined && !isHfFolder(path)))
+    return { usage: USAGE_MISSING };
   if (placement !== undefined && placement !== 'edge' && placement !== 'origin' && placement !== 'auto')
     return { usage: '--placement must be edge, origin or auto' };
   if (maxLength !== undefined && !(Number.isInteger(maxLength) && maxLength >= 2))
@@ -353,7 +372,7 @@ export function publishRequest(path: string | undefined, values: PublishFlags): 
     path,
     options: {
       id: values.id,
-      task: values.task,
+      ...(values.task === undefined ? {} : { task: values.task }),
       ...(values.version === undefined ? {} : { version: values.version }),
       ...(values.labels === undefined ? {} : { labels: values.labels.split(',').map((l) => l.trim()) }),
       ...(values.description === undefined ? {} : { description: values.description }),

@@ -26,17 +26,29 @@ import {
 } from '../src/storage/manifest.js';
 import { webSession } from '../models/lib/ort-eval.js';
 import { FeatureExtractionConfigSchema } from '../src/tasks/feature-extraction.js';
+import {
+  inferTask,
+  isHfFolder,
+  isHfTextTask,
+  padTokenId,
+  readHfFolder,
+  textTaskParts,
+  type CheckRun,
+  type HfFolder,
+} from './hf-folder.js';
+import { visionParts } from './hf-vision.js';
 import { localProxy } from './local-state.js';
 
 export interface PublishOptions {
   id: string;
-  task: string;
+  /** Required for a bare .onnx file or a folder without config.json; a Hugging Face folder's architecture picks it. */
+  task?: string;
   version?: string;
   labels?: string[];
   description?: string;
   license?: string;
   placement?: 'edge' | 'origin' | 'auto';
-  /** Longest token sequence for feature-extraction (default 512). */
+  /** Longest token sequence for text models (default: the config's max positions, at most 512). */
   maxLength?: number;
   log?: (message: string) => void;
   /** Draw a progress bar on stderr (default: when stderr is a terminal). */
@@ -94,18 +106,6 @@ function tensorSpecs(metadata: readonly ortWeb.InferenceSession.ValueMetadata[])
   });
 }
 
-/** A Hugging Face export's pad token id (BERT's [PAD], or the tokenizer's `padding.pad_id`), else 0. */
-function padTokenId(tokenizerJson: Record<string, unknown>, tokenizer: Tokenizer): number {
-  const padding = tokenizerJson['padding'];
-  if (padding !== null && typeof padding === 'object' && 'pad_id' in padding && typeof padding.pad_id === 'number')
-    return padding.pad_id;
-  for (const t of ['[PAD]', '<pad>', '<|pad|>']) {
-    const id = tokenizer.token_to_id(t);
-    if (id !== undefined) return id;
-  }
-  return 0;
-}
-
 /** Checks a feature-extraction export end to end once: tokenise a sentence, run it, expect [1, seq, hidden]. */
 async function checkFeatureExtraction(
   session: ortWeb.InferenceSession,
@@ -135,6 +135,33 @@ async function checkFeatureExtraction(
   }
 }
 
+/**
+ * A vision folder's graph against its config: `pixel_values` (and DETR's optional `pixel_mask`) in, `logits` out with
+ * one column per label (detection: plus "no object"), and detection's `pred_boxes`. Dynamic widths are checked by
+ * the task at run time.
+ */
+function checkVisionGraph(
+  task: 'image-classification' | 'object-detection',
+  inputs: readonly TensorSpec[],
+  outputs: readonly TensorSpec[],
+  labels: number,
+): void {
+  const names = inputs.map((i) => i.name);
+  if (!names.includes('pixel_values') || names.some((n) => n !== 'pixel_values' && n !== 'pixel_mask'))
+    throw new Error(`model.onnx: vision models take pixel_values (and pixel_mask) (inputs: ${names.join(', ')})`);
+  const logits = outputs.find((o) => o.name === 'logits');
+  if (logits === undefined) throw new Error(`model.onnx: ${task} models answer logits`);
+  if (task === 'object-detection' && !outputs.some((o) => o.name === 'pred_boxes'))
+    throw new Error('model.onnx: object-detection models answer pred_boxes beside logits (DETR-style)');
+  const width = logits.shape[logits.shape.length - 1];
+  const expected = task === 'object-detection' ? labels + 1 : labels;
+  if (typeof width === 'number' && width > 0 && width !== expected)
+    throw new Error(
+      `config.json: id2label has ${labels} labels but model.onnx's logits have ${width} columns` +
+        (task === 'object-detection' ? ' (detection adds one for "no object")' : ''),
+    );
+}
+
 function defaultVersion(): string {
   // Sortable and valid as a version: 20260501-121314.
   return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
@@ -145,12 +172,16 @@ export async function preparePublish(path: string, options: PublishOptions): Pro
   const log = options.log ?? ((m: string) => console.error(m));
   if (!ModelIdSchema.safeParse(options.id).success)
     throw new Error(`--id ${options.id}: lowercase letters, digits and dashes`);
-  if (!isTask(options.task)) throw new Error(`--task ${options.task}: one of ${TASKS.join(', ')}`);
-  const task = options.task;
+  const hf: HfFolder | undefined = isHfFolder(path) ? readHfFolder(path) : undefined;
+  const taskName = options.task ?? (hf === undefined ? undefined : inferTask(hf));
+  if (taskName === undefined)
+    throw new Error('--task is required for a model without config.json (a Hugging Face folder names its own)');
+  if (!isTask(taskName)) throw new Error(`--task ${taskName}: one of ${TASKS.join(', ')}`);
+  const task = taskName;
   const version = options.version ?? defaultVersion();
   if (!VersionSchema.safeParse(version).success)
     throw new Error(`--version ${version}: letters, digits, dot, dash, underscore`);
-  const { model, extra } = collectFiles(path, task);
+  const { model, extra } = hf === undefined ? collectFiles(path, task) : { model: hf.modelPath, extra: [] };
   const modelBytes = new Uint8Array(readFileSync(model));
   log(`loading ${model} (${modelBytes.byteLength} bytes) in onnxruntime-web (WASM, 1 thread)…`);
   const t0 = performance.now();
@@ -166,7 +197,44 @@ export async function preparePublish(path: string, options: PublishOptions): Pro
       ...extra.map((f) => ({ name: basename(f), bytes: new Uint8Array(readFileSync(f)) })),
     ];
     let preprocess: Record<string, unknown> = {};
-    if (task === 'feature-extraction') {
+    let postprocess: Record<string, unknown> = {};
+    let labels = options.labels;
+    let edgeLimits: ManifestInput['edge_limits'] =
+      task === 'feature-extraction' ? { max_tokens: 4096, max_batch: 64 } : {};
+    if (hf !== undefined && isHfTextTask(task)) {
+      const run: CheckRun = async (feeds) => {
+        const out = await session.run(
+          Object.fromEntries(
+            Object.entries(feeds).map(([name, f]) => [name, new ortWeb.Tensor('int64', f.data, f.dims)]),
+          ),
+        );
+        return Object.fromEntries(Object.entries(out).map(([name, t]) => [name, { type: t.type, dims: t.dims }]));
+      };
+      const parts = await textTaskParts(
+        task,
+        hf,
+        inputs.map((i) => i.name),
+        run,
+        options.maxLength === undefined ? {} : { maxLength: options.maxLength },
+      );
+      for (const name of parts.files) files.push({ name, bytes: new Uint8Array(readFileSync(join(path, name))) });
+      preprocess = parts.preprocess;
+      postprocess = parts.postprocess;
+      labels = options.labels ?? parts.labels;
+      edgeLimits = parts.edge_limits;
+      if (labels !== undefined && parts.labels !== undefined && labels.length !== parts.labels.length)
+        throw new Error(`--labels names ${labels.length} labels; config.json's id2label has ${parts.labels.length}`);
+    } else if (hf !== undefined && (task === 'image-classification' || task === 'object-detection')) {
+      const parts = visionParts(task, path, hf.rawConfig);
+      checkVisionGraph(task, inputs, outputs, parts.labels.length);
+      for (const name of [...parts.files, 'config.json'])
+        files.push({ name, bytes: new Uint8Array(readFileSync(join(path, name))) });
+      preprocess = parts.preprocess;
+      postprocess = parts.postprocess;
+      labels = options.labels ?? parts.labels;
+      if (labels.length !== parts.labels.length)
+        throw new Error(`--labels names ${labels.length} labels; config.json's id2label has ${parts.labels.length}`);
+    } else if (task === 'feature-extraction') {
       const tokJson = JSON.parse(
         new TextDecoder().decode(files.find((f) => f.name === 'tokenizer.json')?.bytes),
       ) as Record<string, unknown>;
@@ -192,18 +260,23 @@ export async function preparePublish(path: string, options: PublishOptions): Pro
       description:
         options.description ?? `${options.id}: a ${task} model published with the models CLI from ${basename(model)}.`,
       license: options.license ?? 'unspecified (published by its owner)',
-      source: { kind: 'published', path: basename(path) },
+      source: {
+        kind: 'published',
+        path: basename(path),
+        ...(hf === undefined ? {} : { data: `Hugging Face folder (model_type ${hf.config.model_type})` }),
+      },
       files: files.map((f) => ({ name: f.name, bytes: f.bytes.byteLength, sha256: sha256(f.bytes) })),
       model_file: 'model.onnx',
       inputs,
       outputs,
-      ...(options.labels === undefined ? {} : { labels: options.labels }),
+      ...(labels === undefined ? {} : { labels }),
       preprocess,
+      postprocess,
       quantization: int8
         ? { type: 'int8', method: 'as published', reason: 'the published graph already holds int8 operators' }
         : { type: 'fp32', method: 'none', reason: 'published as is' },
       placement: options.placement ?? 'auto',
-      edge_limits: task === 'feature-extraction' ? { max_tokens: 4096, max_batch: 64 } : {},
+      edge_limits: edgeLimits,
       metrics: { onnxruntime_web_load_ms: Number(loadMs.toFixed(1)) },
       created_at: new Date().toISOString(),
     };

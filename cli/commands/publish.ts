@@ -1,5 +1,5 @@
 /**
- * @module `edge-infer models publish <file.onnx|dir> --id ID --task TASK …`: scripts/models.ts's publish (validate in
+ * @module `edge-infer models publish <file.onnx|dir> --id ID [--task TASK] …`: scripts/models.ts's publish (validate in
  * onnxruntime-web, write the manifest, upload to the local R2 or `--remote`), the same checks and code as
  * `npm run models -- publish`; the upload bar is scripts/publish.ts's.
  */
@@ -9,7 +9,7 @@ import type { Io } from '../io.js';
 
 export interface PublishCliOptions extends GlobalOptions {
   id: string;
-  task: string;
+  task?: string | undefined;
   labels?: string | undefined;
   version?: string | undefined;
   description?: string | undefined;
@@ -40,7 +40,11 @@ export async function publish(io: Io, path: string, o: PublishCliOptions): Promi
     out: o.out,
   });
   if ('usage' in request)
-    throw usageError(request.usage === USAGE_MISSING ? 'publish needs <path>, --id and --task' : request.usage);
+    throw usageError(
+      request.usage === USAGE_MISSING
+        ? 'publish needs <path>, --id and --task (unless <path> is a Hugging Face folder)'
+        : request.usage,
+    );
   const outcome = await publishModel(request, { log: (m) => io.err(m), progress: io.progress });
   io.out(o.json === true ? JSON.stringify(outcome.manifest) : publishSummary(outcome));
 }

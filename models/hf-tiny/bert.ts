@@ -1,11 +1,12 @@
 /**
- * @module tiny-bert: a BERT-shaped feature-extraction model and its WordPiece `tokenizer.json`, generated here
- * (no hub) to exercise bring-your-own-model end to end: the same files a Hugging Face ONNX export ships
- * (`model.onnx` with input_ids/attention_mask/token_type_ids int64 [batch, seq] → last_hidden_state f32
- * [batch, seq, hidden], and a `tokenizer.json`). Weights are random but seeded, so the files are byte-stable.
+ * @module Tiny BERTs with every head Hugging Face exports (base, sequence classification, token classification,
+ * question answering), generated here (no hub) to exercise bring-your-own-model end to end: the folder
+ * `optimum-cli export onnx` writes — `model.onnx` (input_ids/attention_mask/token_type_ids int64 [batch, seq]),
+ * `config.json`, `tokenizer.json`, `tokenizer_config.json`, `special_tokens_map.json`, `vocab.txt` — with seeded
+ * random weights, so the files are byte-stable and a test can run Hugging Face's own pipelines (transformers.js) on them.
  *
- * Deliberately not a `recipe.ts`: `models:build` does not build it; tests and benchmarks write it to a directory and
- * publish it through the CLI, as a user would.
+ * Deliberately not a `recipe.ts` that `models:build` serves: random weights answer nothing useful. Tests, benchmarks and
+ * `npm run models -- tiny HEAD DIR` write a folder and publish it through the CLI, as a user would.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -149,7 +150,9 @@ function weights(rand: () => number, n: number, scale: number): Float32Array {
  * Embeddings (word + position + token type) → LayerNorm → one single-head self-attention block with the padding
  * mask → residual + LayerNorm → Tanh feed-forward → residual + LayerNorm = last_hidden_state.
  */
-export function tinyBertOnnx(vocabSize: number): Uint8Array {
+export type BertHead = 'base' | 'sequence-classification' | 'token-classification' | 'question-answering';
+
+export function tinyBertOnnx(vocabSize: number, head: BertHead = 'base', numLabels = 2): Uint8Array {
   const rand = mulberry32(SEED);
   const H = HIDDEN;
   const inits: ITensorProto[] = [];
@@ -189,11 +192,13 @@ export function tinyBertOnnx(vocabSize: number): Uint8Array {
       axis: attr.int(-1),
       epsilon: attr.float(1e-12),
     });
-  const dense = (x: string, prefix: string, inDim: number, outDim: number): string =>
+  // `gain` > 1 on the heads: random heads with unit gain answer near-uniform scores, which tell two implementations
+  // apart less sharply than confident ones.
+  const dense = (x: string, prefix: string, inDim: number, outDim: number, gain = 1): string =>
     op(
       'Add',
       [
-        op('MatMul', [x, w(`${prefix}.weight`, [inDim, outDim], 1 / Math.sqrt(inDim))], `${prefix}.matmul`),
+        op('MatMul', [x, w(`${prefix}.weight`, [inDim, outDim], gain / Math.sqrt(inDim))], `${prefix}.matmul`),
         w(`${prefix}.bias`, [outDim], 0.02),
       ],
       `${prefix}.out`,
@@ -244,11 +249,11 @@ export function tinyBertOnnx(vocabSize: number): Uint8Array {
   const hidden = op('Tanh', [dense(x2, 'ffn.in', H, FFN)], 'ffn.tanh');
   const ffnOut = dense(hidden, 'ffn.out', FFN, H);
   const x3 = layerNorm(op('Add', [x2, ffnOut], 'ffn.residual'), 'ffn.norm');
-  nodes.push(node('Identity', [x3], ['last_hidden_state'], {}, { name: 'last_hidden_state' }));
+  const outputs = headNodes(head, x3, numLabels, { op, dense, i64 });
 
   return encode(
     model({
-      docString: 'tiny-bert: a BERT-shaped test model with seeded random weights (not trained).',
+      docString: `tiny-bert (${head}): a BERT-shaped test model with seeded random weights (not trained).`,
       graph: graph({
         name: 'tiny_bert',
         nodes,
@@ -257,11 +262,131 @@ export function tinyBertOnnx(vocabSize: number): Uint8Array {
           valueInfo('attention_mask', 'int64', ['batch', 'sequence']),
           valueInfo('token_type_ids', 'int64', ['batch', 'sequence']),
         ],
-        outputs: [valueInfo('last_hidden_state', 'float32', ['batch', 'sequence', H])],
+        outputs,
         initializers: inits,
       }),
     }),
   );
+}
+
+interface Ops {
+  op: (type: string, ins: string[], out: string, attrs?: Parameters<typeof node>[3]) => string;
+  dense: (x: string, prefix: string, inDim: number, outDim: number, gain?: number) => string;
+  i64: (name: string, values: number[], dims: number[]) => string;
+}
+
+/** The head on top of the encoder, named as Hugging Face's ONNX exports name their outputs. */
+function headNodes(head: BertHead, hidden: string, numLabels: number, { op, dense, i64 }: Ops) {
+  if (head === 'base') {
+    op('Identity', [hidden], 'last_hidden_state');
+    return [valueInfo('last_hidden_state', 'float32', ['batch', 'sequence', HIDDEN])];
+  }
+  if (head === 'sequence-classification') {
+    // BertPooler: the [CLS] position through Dense + Tanh, then the classifier.
+    const cls = op('Gather', [hidden, i64('cls_index', [0], [])], 'pooler.cls', { axis: attr.int(1) });
+    const pooled = op('Tanh', [dense(cls, 'pooler.dense', HIDDEN, HIDDEN)], 'pooler.out');
+    op('Identity', [dense(pooled, 'classifier', HIDDEN, numLabels, HEAD_GAIN)], 'logits');
+    return [valueInfo('logits', 'float32', ['batch', numLabels])];
+  }
+  if (head === 'token-classification') {
+    op('Identity', [dense(hidden, 'classifier', HIDDEN, numLabels, HEAD_GAIN)], 'logits');
+    return [valueInfo('logits', 'float32', ['batch', 'sequence', numLabels])];
+  }
+  const qa = dense(hidden, 'qa_outputs', HIDDEN, 2, HEAD_GAIN);
+  op('Gather', [qa, i64('start_index', [0], [])], 'start_logits', { axis: attr.int(2) });
+  op('Gather', [qa, i64('end_index', [1], [])], 'end_logits', { axis: attr.int(2) });
+  return [
+    valueInfo('start_logits', 'float32', ['batch', 'sequence']),
+    valueInfo('end_logits', 'float32', ['batch', 'sequence']),
+  ];
+}
+
+const HEAD_GAIN = 4;
+
+const ARCHITECTURES: Record<BertHead, string> = {
+  base: 'BertModel',
+  'sequence-classification': 'BertForSequenceClassification',
+  'token-classification': 'BertForTokenClassification',
+  'question-answering': 'BertForQuestionAnswering',
+};
+
+export interface TinyBertFolderOptions {
+  head: BertHead;
+  /** id2label in id order (classification heads). */
+  labels?: string[];
+  problemType?: 'single_label_classification' | 'multi_label_classification';
+  /** Writes sentence-transformers' `modules.json` + `1_Pooling/config.json` with this pooling (base head). */
+  pooling?: 'cls' | 'mean';
+}
+
+/**
+ * Writes a whole Optimum-style folder for one head; returns the dir. `config.json` carries what Hugging Face's
+ * `BertConfig` writes that the service and transformers.js read (`model_type`, `architectures`, labels, sizes).
+ */
+export function writeTinyBertFolder(dir: string, options: TinyBertFolderOptions): string {
+  mkdirSync(dir, { recursive: true });
+  const vocab = vocabulary();
+  const labels = options.labels ?? (options.head === 'question-answering' ? [] : ['LABEL_0', 'LABEL_1']);
+  writeFileSync(join(dir, 'model.onnx'), tinyBertOnnx(vocab.length, options.head, labels.length));
+  writeFileSync(join(dir, 'tokenizer.json'), `${JSON.stringify(tokenizerJson(vocab))}\n`);
+  const json = (name: string, value: unknown): void =>
+    writeFileSync(join(dir, name), `${JSON.stringify(value, null, 2)}\n`);
+  json('config.json', {
+    _name_or_path: `tiny-bert-${options.head}`,
+    architectures: [ARCHITECTURES[options.head]],
+    model_type: 'bert',
+    hidden_size: HIDDEN,
+    intermediate_size: FFN,
+    num_attention_heads: 1,
+    num_hidden_layers: 1,
+    max_position_embeddings: MAX_POSITIONS,
+    type_vocab_size: 2,
+    vocab_size: vocab.length,
+    pad_token_id: 0,
+    hidden_act: 'gelu',
+    layer_norm_eps: 1e-12,
+    ...(labels.length === 0
+      ? {}
+      : {
+          id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
+          label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
+        }),
+    ...(options.problemType === undefined ? {} : { problem_type: options.problemType }),
+    transformers_version: '4.46.0',
+  });
+  const specials = {
+    cls_token: '[CLS]',
+    mask_token: '[MASK]',
+    pad_token: '[PAD]',
+    sep_token: '[SEP]',
+    unk_token: '[UNK]',
+  };
+  json('tokenizer_config.json', {
+    ...specials,
+    clean_up_tokenization_spaces: true,
+    do_lower_case: true,
+    model_max_length: MAX_POSITIONS,
+    strip_accents: null,
+    tokenize_chinese_chars: true,
+    tokenizer_class: 'BertTokenizer',
+  });
+  json('special_tokens_map.json', specials);
+  writeFileSync(join(dir, 'vocab.txt'), `${vocab.join('\n')}\n`);
+  if (options.pooling !== undefined) {
+    json('modules.json', [
+      { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
+      { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
+    ]);
+    mkdirSync(join(dir, '1_Pooling'), { recursive: true });
+    json(join('1_Pooling', 'config.json'), {
+      word_embedding_dimension: HIDDEN,
+      pooling_mode_cls_token: options.pooling === 'cls',
+      pooling_mode_mean_tokens: options.pooling === 'mean',
+      pooling_mode_max_tokens: false,
+      pooling_mode_mean_sqrt_len_tokens: false,
+    });
+  }
+  return dir;
 }
 
 /** Writes `model.onnx` and `tokenizer.json` into dir (a Hugging Face export's layout); returns the dir. */

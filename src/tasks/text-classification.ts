@@ -1,11 +1,14 @@
 /**
  * @module text-classification: string(s) → hashed n-gram features (an embedding bag's indices + values, or a dense
- * vector for models that take one) → logits → `[{ label, score }]`, with occlusion explanations.
+ * vector for models that take one) → logits → `[{ label, score }]`, with occlusion explanations; or, for transformer
+ * classifiers published from a Hugging Face folder (`preprocess.kind: 'hf-tokenizer'`), the model's own tokenizer →
+ * logits → softmax (sigmoid for `multi_label_classification`), as Hugging Face's pipeline scores them.
  */
 import { z } from 'zod';
 import { ServiceError, describeIssues } from '../lib/errors.js';
 import type { Manifest } from '../storage/manifest.js';
-import { type RequestBody, type RequestLimits, type TaskModule } from './task.js';
+import { encodeSingle, hfTokenizerConfig, loadTokenizer, transformerFeeds, type Assembled } from './hf-tokenizer.js';
+import { type RequestBody, type RequestLimits, type TaskContext, type TaskModule } from './task.js';
 
 import { asFloat32, float32, type Feeds, type ModelRunner, type Outputs } from './tensor.js';
 import {
@@ -32,7 +35,16 @@ export interface TextClassificationInput {
   single: boolean;
   topK: number | undefined;
   explain: boolean;
+  /** Transformer classifiers: each text as a model row (tokenised, truncated); absent for n-gram models. */
+  rows?: Assembled[];
 }
+
+/** Whether a manifest is a transformer classifier (tokenizer preprocessing) rather than an n-gram one. */
+export function isTransformer(manifest: Manifest): boolean {
+  return manifest.preprocess['kind'] === 'hf-tokenizer';
+}
+
+const ScoreFunctionSchema = z.object({ function: z.enum(['softmax', 'sigmoid']).default('softmax') });
 
 /** Explanations run one extra row per token: bound it so one request cannot ask for an unbounded batch. */
 const MAX_EXPLAIN_TOKENS = 64;
@@ -67,22 +79,32 @@ export function softmax(row: Float32Array): Float32Array {
   return out;
 }
 
-/** Class probabilities per row, from `probabilities` when the model has it, else softmax of `logits`. */
-function probabilityRows(outputs: Outputs, rows: number): Float32Array[] {
+function sigmoid(row: Float32Array): Float32Array {
+  return row.map((v) => 1 / (1 + Math.exp(-v)));
+}
+
+/**
+ * Class probabilities per row, from `probabilities` when the model has it, else the manifest's function (softmax
+ * unless a multi-label model says sigmoid) of `logits`.
+ */
+function probabilityRows(outputs: Outputs, rows: number, manifest?: Manifest): Float32Array[] {
   const probs = outputs['probabilities'];
   const source = probs ?? outputs['logits'] ?? Object.values(outputs)[0];
   const data = asFloat32(source, 'probabilities');
   const width = data.length / rows;
+  const fn = manifest === undefined ? 'softmax' : ScoreFunctionSchema.parse(manifest.postprocess).function;
   const out: Float32Array[] = [];
   for (let r = 0; r < rows; r++) {
     const row = data.subarray(r * width, (r + 1) * width);
-    out.push(probs ? row : softmax(row));
+    out.push(probs ? row : fn === 'sigmoid' ? sigmoid(row) : softmax(row));
   }
   return out;
 }
 
 function rankAll(outputs: Outputs, p: TextClassificationInput, manifest: Manifest): LabelScore[][] {
-  return probabilityRows(outputs, p.texts.length).map((row) => ranked(row, labels(manifest, row.length), p.topK));
+  return probabilityRows(outputs, p.texts.length, manifest).map((row) =>
+    ranked(row, labels(manifest, row.length), p.topK),
+  );
 }
 
 function ranked(probs: Float32Array, names: string[], topK: number | undefined): LabelScore[] {
@@ -94,7 +116,12 @@ function ranked(probs: Float32Array, names: string[], topK: number | undefined):
 export const textClassification: TaskModule<TextClassificationInput, ClassificationResult | ClassificationResult[]> = {
   task: 'text-classification',
 
-  parse(body: RequestBody, _manifest: Manifest, limits: RequestLimits): TextClassificationInput {
+  parse(
+    body: RequestBody,
+    manifest: Manifest,
+    limits: RequestLimits,
+    context?: TaskContext,
+  ): TextClassificationInput | Promise<TextClassificationInput> {
     if (body.kind !== 'json')
       throw new ServiceError(
         415,
@@ -131,14 +158,28 @@ export const textClassification: TaskModule<TextClassificationInput, Classificat
         );
       }
     });
-    return { texts, single, topK: params.data.top_k, explain: params.data.explain ?? false };
+    const parsed = { texts, single, topK: params.data.top_k, explain: params.data.explain ?? false };
+    if (!isTransformer(manifest)) return parsed;
+    if (parsed.explain)
+      throw new ServiceError(
+        422,
+        'invalid_input',
+        'parameters.explain: explanations are served for n-gram models only (occlusion over their features).',
+      );
+    if (context === undefined) throw new Error('text-classification needs a TaskContext to load its tokenizer');
+    return tokenizeTexts(parsed, manifest, context);
   },
 
-  size: (p) => ({ batch: p.texts.length, inputBytes: p.texts.reduce((n, t) => n + t.length, 0) }),
+  size: (p) => ({
+    batch: p.texts.length,
+    inputBytes: p.texts.reduce((n, t) => n + t.length, 0),
+    ...(p.rows === undefined ? {} : { tokens: p.rows.reduce((n, r) => n + r.ids.length, 0) }),
+  }),
 
   cacheKeyInput: (p) => ({ texts: p.texts, single: p.single, top_k: p.topK ?? null, explain: p.explain }),
 
   preprocess(p: TextClassificationInput, manifest: Manifest): Feeds {
+    if (p.rows !== undefined) return transformerFeeds(p.rows, manifest);
     const config = features(manifest);
     return encodeRows(
       p.texts.map((t) => featurizeSparse(t, config)),
@@ -156,6 +197,16 @@ export const textClassification: TaskModule<TextClassificationInput, Classificat
     return p.explain ? explainAll(p, runner, manifest) : undefined;
   },
 };
+
+async function tokenizeTexts(
+  parsed: TextClassificationInput,
+  manifest: Manifest,
+  context: TaskContext,
+): Promise<TextClassificationInput> {
+  const loaded = await loadTokenizer(manifest, context);
+  const max = hfTokenizerConfig(manifest).max_length;
+  return { ...parsed, rows: parsed.texts.map((t) => encodeSingle(loaded, t, max).row) };
+}
 
 async function explainAll(
   p: TextClassificationInput,

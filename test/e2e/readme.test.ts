@@ -3,18 +3,20 @@
  * and `npm run models -- publish` line from its `sh` blocks (continuation lines joined), with the README's
  * `localhost:8787` pointed at the stack and `$EDGE_INFER_KEY` set to its dev key. The files the examples name
  * (speech.wav, seven.png, line.jpg, my-model.onnx, my-bert/) are made here by espeak-ng, ImageMagick and the repo's
- * own recipes. curl runs with `--fail-with-body`, so an HTTP error fails the line. Not run: the deployment block
- * (it needs a Cloudflare account) and `keys bootstrap --remote`.
+ * own recipes; astronaut.png is scikit-image's, from Debian (test/support/faces.ts finds it). curl runs with
+ * `--fail-with-body`, so an HTTP error fails the line. Not run: the deployment block (it needs a Cloudflare account)
+ * and `keys bootstrap --remote`.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { writeTinyBert } from '../../models/tiny-bert/generate.js';
+import { writeTinyBert } from '../../models/hf-tiny/bert.js';
 import { REPO_ROOT } from '../../origin/config.js';
 import { BUILD_DIR } from '../../scripts/model-store.js';
 import { speechWav } from '../support/audio.js';
+import { skimageDataDir } from '../support/faces.js';
 import { renderDigitPng } from '../support/vision.js';
 
 const { edge, key, stateDir } = inject('stack');
@@ -90,6 +92,7 @@ function run(command: string): { status: number; stdout: string; stderr: string 
 beforeAll(() => {
   writeFileSync(join(work, 'speech.wav'), speechWav('Hello there. This is a short test of the speech detector.'));
   writeFileSync(join(work, 'seven.png'), renderDigitPng('7', 26));
+  copyFileSync(join(skimageDataDir(), 'astronaut.png'), join(work, 'astronaut.png'));
   execFileSync('/usr/bin/convert', [
     '-size',
     '320x48',

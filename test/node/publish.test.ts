@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getPlatformProxy } from 'wrangler';
-import { writeTinyBert } from '../../models/tiny-bert/generate.js';
+import { writeTinyBert } from '../../models/hf-tiny/bert.js';
 import { ManifestSchema, r2Keys } from '../../src/storage/manifest.js';
 
 const run = promisify(execFile);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import * as ortNode from 'onnxruntime-node';
-import { MAX_POSITIONS, writeTinyBert } from '../../models/tiny-bert/generate.js';
+import { MAX_POSITIONS, writeTinyBert } from '../../models/hf-tiny/bert.js';
 import { preparePublish } from '../../scripts/publish.js';
 import type { ByoReferences } from './provided.js';
 
