@@ -1,6 +1,7 @@
 /**
  * @module image-classification: PNG/JPEG (raw body, or base64 in JSON `inputs`) → decode → the model's fitting
- * (`manifest.preprocess.kind`: MNIST digit or PaddleOCR text line) → scores → `[{ label, score }]`.
+ * (`manifest.preprocess.kind`: MNIST digit, PaddleOCR text line, or a Hugging Face image processor for ViT-style
+ * models published from their folder) → scores → `[{ label, score }]`, best first.
  */
 import { z } from 'zod';
 import { ServiceError, describeIssues } from '../lib/errors.js';
@@ -8,6 +9,7 @@ import type { Manifest } from '../storage/manifest.js';
 import { base64ToBytes, bytesToBase64 } from './base64.js';
 import { decodeImage, DEFAULT_MAX_PIXELS, IMAGE_MEDIA_TYPES, type RgbaImage } from './image.js';
 import { fitDigit, textLineTensor } from './image-ops.js';
+import { HfImageProcessorSchema, processImage } from './hf-image-processor.js';
 import { type RequestBody, type RequestLimits, type TaskModule } from './task.js';
 
 import { asFloat32, float32, type Feeds, type Outputs } from './tensor.js';
@@ -33,16 +35,25 @@ const TextLineSchema = z.object({
 });
 
 /** How a manifest says to turn an image into the model's input. */
-export const ImagePreprocessSchema = z.discriminatedUnion('kind', [DigitSchema, TextLineSchema]);
+export const ImagePreprocessSchema = z.discriminatedUnion('kind', [
+  DigitSchema,
+  TextLineSchema,
+  HfImageProcessorSchema,
+]);
 export type ImagePreprocess = z.infer<typeof ImagePreprocessSchema>;
 
-/** Which output holds scores, and whether they are probabilities already. */
+/**
+ * Which output holds scores, whether they are probabilities already, and how many labels answer when the request does
+ * not say (all when absent; Hugging Face folders: 5, as its pipelines).
+ */
 const PostprocessSchema = z.object({
   scores_output: z.string().optional(),
   softmax: z.boolean().default(false),
+  top_k: z.number().int().min(1).optional(),
 });
 
-const ParametersSchema = z.object({ top_k: z.number().int().min(1).optional() }).strict();
+/** `top_k: null` asks for every label, as transformers.js's pipeline takes it. */
+const ParametersSchema = z.object({ top_k: z.number().int().min(1).nullable().optional() }).strict();
 
 export interface ImageClassificationInput {
   /** One model-ready tensor per image (CHW, no batch dimension). */
@@ -63,6 +74,10 @@ export function imagePreprocess(manifest: Manifest): ImagePreprocess {
 /** The model input (one image, CHW) for a decoded image: the single definition the builds train and evaluate with. */
 export function imageTensor(img: RgbaImage, pre: ImagePreprocess): { data: Float32Array; dims: number[] } {
   if (pre.kind === 'mnist-digit') return { data: fitDigit(img, pre), dims: [1, pre.size, pre.size] };
+  if (pre.kind === 'hf-image-processor') {
+    const t = processImage(img, pre);
+    return { data: t.tensor, dims: t.dims };
+  }
   const data = textLineTensor(img, {
     height: pre.height,
     maxWidth: pre.max_width,
@@ -76,10 +91,14 @@ export function imageTensor(img: RgbaImage, pre: ImagePreprocess): { data: Float
 
 const SUPPORTED = 'image/png or image/jpeg';
 
-function imagesOf(
+/**
+ * The request's images as bytes, each with the field a message should name; `single` when one image came in (a raw
+ * body or one base64 string), which answers with one result rather than a list. Shared by the image tasks.
+ */
+export function imagesOf(
   body: RequestBody,
   limits: RequestLimits,
-): { bytes: Uint8Array; where: string }[] | { single: Uint8Array } {
+): { single: boolean; list: { bytes: Uint8Array; where: string }[] } {
   if (body.kind === 'binary') {
     // application/octet-stream is sniffed; any other declared type must be one we decode.
     if (IMAGE_MEDIA_TYPES[body.contentType] === undefined && body.contentType !== 'application/octet-stream') {
@@ -89,10 +108,11 @@ function imagesOf(
         `Content-Type ${body.contentType || '(none)'} is not supported: send ${SUPPORTED}, or JSON with base64 "inputs".`,
       );
     }
-    return { single: body.bytes };
+    return { single: true, list: [{ bytes: body.bytes, where: 'body' }] };
   }
   const inputs = body.inputs;
-  if (typeof inputs === 'string') return { single: base64ToBytes(inputs, 'inputs') };
+  if (typeof inputs === 'string')
+    return { single: true, list: [{ bytes: base64ToBytes(inputs, 'inputs'), where: 'inputs' }] };
   if (!Array.isArray(inputs))
     throw new ServiceError(422, 'invalid_input', 'inputs: must be a base64 PNG/JPEG string or an array of them.');
   if (inputs.length === 0) throw new ServiceError(422, 'invalid_input', 'inputs: must hold at least one image.');
@@ -102,10 +122,11 @@ function imagesOf(
       'invalid_input',
       `inputs: at most ${limits.maxBatch} images per request (got ${inputs.length}).`,
     );
-  return inputs.map((v: unknown, i) => {
+  const list = inputs.map((v: unknown, i) => {
     if (typeof v !== 'string') throw new ServiceError(422, 'invalid_input', `inputs[${i}]: must be a base64 string.`);
     return { bytes: base64ToBytes(v, `inputs[${i}]`), where: `inputs[${i}]` };
   });
+  return { single: false, list };
 }
 
 function probabilityRows(outputs: Outputs, rows: number, manifest: Manifest): Float32Array[] {
@@ -128,11 +149,7 @@ export const imageClassification: TaskModule<ImageClassificationInput, LabelScor
       throw new ServiceError(422, 'invalid_input', describeIssues(params.error.issues, ['parameters']));
     const pre = imagePreprocess(manifest);
     const maxPixels = pre.max_pixels ?? DEFAULT_MAX_PIXELS;
-    const found = imagesOf(body, limits);
-    const single = !Array.isArray(found);
-    const list = Array.isArray(found)
-      ? found
-      : [{ bytes: found.single, where: body.kind === 'binary' ? 'body' : 'inputs' }];
+    const { single, list } = imagesOf(body, limits);
     const tensors: Float32Array[] = [];
     let dims: readonly number[] = [];
     let pixels = 0;
@@ -145,7 +162,11 @@ export const imageClassification: TaskModule<ImageClassificationInput, LabelScor
       pixels += img.width * img.height;
       inputBytes += item.bytes.length;
     }
-    return { tensors, dims, single, topK: params.data.top_k, pixels, inputBytes };
+    const topK =
+      params.data.top_k === null
+        ? undefined
+        : (params.data.top_k ?? PostprocessSchema.parse(manifest.postprocess).top_k);
+    return { tensors, dims, single, topK, pixels, inputBytes };
   },
 
   size: (p) => ({ batch: p.tensors.length, pixels: p.pixels, inputBytes: p.inputBytes }),
