@@ -3,6 +3,7 @@
  * one input per model task, POST /v1/models/{id}/predict with the latency measured here and the response headers shown,
  * and every error answer's message in an alert region.
  */
+import { detectionsView, isDetections } from './playground-boxes.js';
 import { fileSize, guardPageDrops, mediaTypeOf, setupDropZone } from './playground-files.js';
 import { h, renderMeta, renderOutput } from './playground-render.js';
 
@@ -13,10 +14,15 @@ const REQUEST_TIMEOUT_MS = 60_000;
 const INPUT_OF_TASK = {
   'text-classification': 'text',
   'image-classification': 'image',
+  'face-detection': 'image',
+  'object-detection': 'image',
   'voice-activity-detection': 'audio',
   'tabular-classification': 'tabular',
   'feature-extraction': 'embed',
 };
+
+/** Tasks whose answers are boxes in the picture's pixels: drawn over the uploaded picture. */
+const DETECTION_TASKS = new Set(['face-detection', 'object-detection']);
 
 /**
  * The element with this id, checked to be of this type.
@@ -387,7 +393,10 @@ async function predict() {
       announce(`${model.id} failed: ${answer.error?.message ?? 'error'}`);
       return;
     }
-    const view = renderOutput(answer.body);
+    const view =
+      DETECTION_TASKS.has(model.task) && isDetections(answer.body) && request.body instanceof Blob
+        ? await detectionsView(answer.body, request.body)
+        : renderOutput(answer.body);
     ui.result.replaceChildren(view.node);
     const cache = answer.headers.get('X-Cache');
     announce(`${model.id}: ${view.summary}. ${answer.latencyMs.toFixed(0)} ms${cache ? `, cache ${cache}` : ''}.`);

@@ -2,14 +2,16 @@
  * @module The playground (GET /) in a real browser: Debian's Chromium driven by playwright-core against the `npm start`
  * stack. Pastes the key, loads the live catalogue, runs sentiment-en (bars checked against a direct API call, cache
  * MISS → HIT, a keyboard submit with a visible focus ring, explanations), uploads an ImageMagick-rendered digit to
- * digits-mnist and an espeak-ng WAV to vad-silero, sends iris-tree a row, shows the API's own error messages, and saves
- * full-page screenshots to test/artifacts/.
+ * digits-mnist, scikit-image's astronaut photo to blazeface (the face box drawn on a canvas), an espeak-ng WAV to
+ * vad-silero, sends iris-tree a row, shows the API's own error messages, and saves full-page screenshots to
+ * test/artifacts/.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { speechWav } from '../support/audio.js';
+import { facePhotos } from '../support/faces.js';
 import { renderDigitPng } from '../support/vision.js';
 
 const { edge, key } = inject('stack');
@@ -227,6 +229,46 @@ describe('the playground in Chromium', () => {
     await submitAndWait(page, clickRun(page));
     expect(await text(page, '#meta-cache')).toBe('HIT');
     expect((await shownScores(page))[0]?.label).toBe('7');
+  });
+
+  it('blazeface: an uploaded photo is drawn on a canvas with the face box where the API put it', async () => {
+    const jpeg = Buffer.from(facePhotos()['astronaut']?.image ?? '', 'base64');
+    await page.selectOption('#model', 'blazeface');
+    await page.locator('#image-file').waitFor({ state: 'visible' });
+    await page.setInputFiles('#image-file', { name: 'astronaut.jpg', mimeType: 'image/jpeg', buffer: jpeg });
+    await submitAndWait(page, clickRun(page));
+    expect(await text(page, '#error')).toBe('');
+    const res = await predictDirect('blazeface', new Uint8Array(jpeg), 'image/jpeg');
+    const direct = (await res.json()) as { box: { xmin: number; ymin: number; xmax: number; ymax: number } }[];
+    expect(direct).toHaveLength(1);
+    const box = direct[0]?.box ?? { xmin: 0, ymin: 0, xmax: 0, ymax: 0 };
+    // Pixels read back from the canvas: the bottom edge of the API's box (at a quarter, half and three quarters of
+    // its width) has the box colour; the middle of the face does not.
+    const drawn = await page.$eval(
+      '#result canvas.detections',
+      (node, b) => {
+        const canvas = node as HTMLCanvasElement;
+        const ctx = canvas.getContext('2d');
+        const at = (x: number, y: number): number[] =>
+          Array.from(ctx?.getImageData(Math.floor(x), Math.floor(y), 1, 1).data.slice(0, 3) ?? []);
+        const w = b.xmax - b.xmin;
+        return {
+          count: canvas.dataset['count'],
+          size: [canvas.width, canvas.height],
+          visible: canvas.getBoundingClientRect().width > 0,
+          edge: [0.25, 0.5, 0.75].map((f) => at(b.xmin + f * w, b.ymax)),
+          inside: at(b.xmin + w / 2, (b.ymin + b.ymax) / 2 + 10),
+        };
+      },
+      box,
+    );
+    expect(drawn).toMatchObject({ count: '1', size: [512, 512], visible: true });
+    const MAGENTA = [255, 45, 149];
+    for (const px of drawn.edge) px.forEach((v, i) => expect(Math.abs(v - (MAGENTA[i] ?? 0))).toBeLessThanOrEqual(2));
+    expect(drawn.inside).not.toEqual(MAGENTA);
+    expect(await page.locator('#result .detections-list li').count()).toBe(1);
+    expect(await text(page, '#status')).toContain('1 face found');
+    await page.screenshot({ path: `${ARTIFACTS}playground-faces.png`, fullPage: true });
   });
 
   it('iris-tree: comma-separated numbers are sent as one row and answered as the API answers them', async () => {
