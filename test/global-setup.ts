@@ -8,6 +8,11 @@ import type { TestProject } from 'vitest/node';
 import { readBuiltModels } from '../scripts/model-store.js';
 import { synthesiseAudio } from './support/audio.js';
 import { computeByo } from './support/byo.js';
+import { faceFixtures } from './support/faces.js';
+import { computeHfText } from './support/hf-text.js';
+import { posSentences } from './support/pos.js';
+import { computeHfVision } from './support/hf-vision.js';
+import { computeNlpReferences } from './support/nlp.js';
 import './support/provided.js';
 import { computeReferences } from './support/references.js';
 import { visionFixtures } from './support/vision.js';
@@ -24,4 +29,9 @@ export default async function setup(project: TestProject): Promise<void> {
   project.provide('vision', visionFixtures());
   project.provide('audio', synthesiseAudio());
   project.provide('byo', await computeByo());
+  project.provide('hfText', await computeHfText());
+  project.provide('posSentences', posSentences());
+  project.provide('hfVision', await computeHfVision());
+  project.provide('faces', await faceFixtures());
+  project.provide('nlp', await computeNlpReferences());
 }

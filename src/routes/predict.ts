@@ -27,13 +27,68 @@ const Explanation = z
 const Segments = z
   .object({ duration: z.number(), segments: z.array(z.object({ start: z.number(), end: z.number() })) })
   .openapi('SpeechSegments', { description: 'voice-activity-detection, in seconds.' });
-const TaskOutput = z.union([LabelScore.array(), Explanation, Segments, z.array(z.number())]);
+const Span = { start: z.number().int(), end: z.number().int() };
+const TokenEntity = z
+  .object({ entity: z.string(), score: z.number(), index: z.number().int(), word: z.string(), ...Span })
+  .openapi('TokenEntity', { description: 'token-classification per token (`aggregation_strategy: "none"`).' });
+const EntityGroup = z
+  .object({ entity_group: z.string(), score: z.number(), word: z.string(), ...Span })
+  .openapi('EntityGroup', {
+    description: 'token-classification with `aggregation_strategy` simple, first, average, max.',
+  });
+const ZeroShot = z
+  .object({ sequence: z.string(), labels: z.array(z.string()), scores: z.array(z.number()) })
+  .openapi('ZeroShotClassification', { description: 'zero-shot-classification: candidate labels, best first.' });
+const Answer = z
+  .object({ score: z.number(), answer: z.string(), ...Span })
+  .openapi('Answer', { description: 'question-answering: a span of the context, offsets in characters.' });
+const Box = z
+  .object({ xmin: z.number(), ymin: z.number(), xmax: z.number(), ymax: z.number() })
+  .openapi('Box', { description: 'Pixels of the input image.' });
+const Detection = z
+  .object({
+    label: z.string(),
+    score: z.number(),
+    box: Box,
+    keypoints: z.array(z.object({ name: z.string(), x: z.number(), y: z.number() })).optional(),
+  })
+  .openapi('Detection', { description: 'object-detection and face-detection (faces add keypoints).' });
+const TopicEmbedding = z
+  .object({
+    embedding: z.array(z.number()),
+    topics: z.array(z.object({ topic: z.number().int(), weight: z.number(), terms: z.array(z.string()) })),
+  })
+  .openapi('TopicEmbedding', {
+    description: 'feature-extraction with `parameters.topics: true` (topic models such as topics-en).',
+  });
+const TaskOutput = z.union([
+  TopicEmbedding,
+  LabelScore.array(),
+  Explanation,
+  Segments,
+  z.array(z.number()),
+  z.array(z.union([TokenEntity, EntityGroup])),
+  ZeroShot,
+  Answer,
+  z.array(Answer),
+  z.array(Detection),
+]);
 
 export const PredictOutputSchema = z.union([TaskOutput, z.array(TaskOutput)]).openapi('PredictOutput', {
   description:
     'The task output (Hugging Face conventions); a list input gives a list of outputs. ' +
-    'text-, image- and tabular-classification: labels with scores, best first; feature-extraction: a vector.',
+    'text-, image- and tabular-classification: labels with scores, best first; feature-extraction: a vector; ' +
+    'token-classification: entities with character offsets; zero-shot-classification: labels and scores; ' +
+    'question-answering: the answer span (a list with top_k); object- and face-detection: boxes; ' +
+    'feature-extraction with topics: the vector and its top topics.',
 });
+
+/** question-answering's input, as an OpenAPI schema object (`inputs` is validated by the task, not here). */
+const QUESTION_CONTEXT = {
+  type: 'object' as const,
+  required: ['question', 'context'],
+  properties: { question: { type: 'string' as const }, context: { type: 'string' as const } },
+};
 
 export const PredictRequestSchema = z
   .object({
@@ -42,10 +97,13 @@ export const PredictRequestSchema = z
       .refine((v) => v !== undefined, 'required')
       .openapi({
         description:
-          'A string or a list of strings (text tasks), base64 image or WAV (or a list of them), a row or rows of numbers.',
+          'A string or a list of strings (text tasks), `{question, context}` or a list of them (question-answering), ' +
+          'base64 image or WAV (or a list of them), a row or rows of numbers.',
         anyOf: [
           { type: 'string' },
           { type: 'array', items: { type: 'string' } },
+          QUESTION_CONTEXT,
+          { type: 'array', items: QUESTION_CONTEXT },
           { type: 'array', items: { type: 'number' } },
           { type: 'array', items: { type: 'array', items: { type: 'number' } } },
         ],
@@ -55,7 +113,9 @@ export const PredictRequestSchema = z
       .record(z.string(), z.unknown())
       .optional()
       .openapi({
-        description: 'Task parameters: `top_k`, `explain`, `normalize`, VAD thresholds…',
+        description:
+          'Task parameters: `top_k`, `explain`, `normalize`, `aggregation_strategy`, `ignore_labels`, ' +
+          '`candidate_labels`, `hypothesis_template`, `multi_label`, `max_answer_len`, `doc_stride`, `threshold`, VAD thresholds…',
         example: { top_k: 1 },
       }),
   })

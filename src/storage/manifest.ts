@@ -3,7 +3,12 @@ import { z } from 'zod';
 
 export const TASKS = [
   'text-classification',
+  'token-classification',
+  'zero-shot-classification',
+  'question-answering',
   'image-classification',
+  'object-detection',
+  'face-detection',
   'ocr',
   'voice-activity-detection',
   'tabular-classification',

@@ -132,3 +132,155 @@ declare module 'vitest' {
     receiver: string;
   }
 }
+
+/** A face box in pixels of its photo, located by hand (test/support/faces.ts says how). */
+export interface HandBox {
+  xmin: number;
+  ymin: number;
+  xmax: number;
+  ymax: number;
+}
+
+/** One photo for the face-detection tests: bytes as base64, and the faces a person sees in it (none: faceless). */
+export interface FacePhoto {
+  name: string;
+  image: string;
+  contentType: 'image/jpeg' | 'image/png';
+  width: number;
+  height: number;
+  faces: HandBox[];
+}
+
+/** A BlazeFace model's input tensor for one photo and onnxruntime-node's outputs; float32 data as base64. */
+export interface FaceReference {
+  model: string;
+  photo: string;
+  input: { name: string; dims: number[]; data: string };
+  outputs: Record<string, { dims: number[]; data: string }>;
+}
+
+export interface FaceFixtures {
+  photos: Record<string, FacePhoto>;
+  references: FaceReference[];
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    faces: FaceFixtures;
+  }
+}
+
+/** One label and its score, as transformers.js's image-classification pipeline answers. */
+export interface HfLabelScore {
+  label: string;
+  score: number;
+}
+
+/** One detection, as transformers.js's object-detection pipeline answers. */
+export interface HfDetection {
+  label: string;
+  score: number;
+  box: { xmin: number; ymin: number; xmax: number; ymax: number };
+}
+
+/** Hugging Face vision folders as publish prepared them and transformers.js's answers (test/support/hf-vision.ts). */
+export interface HfVisionReferences {
+  /** hf-tiny-vit, hf-tiny-deit (image-classification) and hf-tiny-detr (object-detection). */
+  models: StoredModel[];
+  /** The pictures (base64 PNG) every answer below is for, in this order. */
+  pictures: { name: string; png: string; width: number; height: number }[];
+  /** Per classifier id, per picture: default top_k (5), top_k 2, and top_k null (every label). */
+  classification: Record<string, { defaults: HfLabelScore[][]; top2: HfLabelScore[][]; all: HfLabelScore[][] }>;
+  /** Per picture: the default threshold (0.9), threshold 0.5, and threshold 0.5 with `percentage: true`. */
+  detection: { defaults: HfDetection[][]; low: HfDetection[][]; percentage: HfDetection[][] };
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    hfVision: HfVisionReferences;
+  }
+}
+
+/** Hugging Face text folders as publish prepared them, and transformers.js's answers (test/support/hf-text.ts). */
+export interface LabelScoreRef {
+  label: string;
+  score: number;
+}
+export interface TokenRef {
+  entity: string;
+  score: number;
+  index: number;
+  word: string;
+}
+export interface GroupRef {
+  entity_group: string;
+  score: number;
+  word: string;
+}
+
+export interface HfTextReferences {
+  models: StoredModel[];
+  /** All labels of each CLASSIFY_TEXTS text, best first (transformers.js, top_k = all). */
+  sst: LabelScoreRef[][];
+  toxic: LabelScoreRef[][];
+  /** Per NER text, every token (ignore_labels: []) and the simple groups. */
+  nerTokens: TokenRef[][];
+  nerSimple: GroupRef[][];
+  zeroShot: { labels: string[]; scores: number[] };
+  zeroShotMulti: { labels: string[]; scores: number[] };
+  /** Top 3 answers, no length limit. */
+  qa: { answer: string; score: number }[];
+  /** A long context of single-token words, and the top 3 over its windows (each window asked of transformers.js). */
+  long: {
+    question: string;
+    context: string;
+    maxSeqLen: number;
+    docStride: number;
+    answers: { answer: string; score: number }[];
+  };
+  /** CLS-pooled, normalised vectors of CLASSIFY_TEXTS. */
+  clsEmbeddings: number[][];
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    hfText: HfTextReferences;
+  }
+}
+
+/** spam-en and topics-en inputs with onnxruntime-node's answers on the built files (test/support/nlp.ts). */
+export interface NlpReferences {
+  spam: {
+    /** Held-out raw messages (label `spam`/`ham`) and two pasted bodies (label ''), each under 2,000 characters. */
+    messages: { text: string; label: string }[];
+    labels: string[];
+    /** Per message, the probability of each label in `labels` order. */
+    probabilities: number[][];
+  };
+  topics: {
+    texts: string[];
+    /** Word tokens per text (what `usage` counts). */
+    tokens: number[];
+    /** The graph's vectors, and the same L2-normalised (the default answer). */
+    raw: number[][];
+    normalized: number[][];
+  };
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    nlp: NlpReferences;
+  }
+}
+
+/** A held-out Brown sentence: its tokens and their gold base tags (test/support/pos.ts). */
+export interface PosSentence {
+  words: string[];
+  tags: string[];
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    posSentences: PosSentence[];
+  }
+}
