@@ -89,7 +89,7 @@ async function httpLoop(
   return { total: summarize(totals), cache };
 }
 
-/** Seeds the bench Worker's local R2 with one built model and its AUTH with a fresh key; returns the key. */
+/** Seeds the bench Worker's local R2 with one model (its directory holds the manifest's files) and its AUTH with a fresh key; returns the key. */
 export async function seedInProcess(url: string, dir: string, manifest: Manifest): Promise<string> {
   const form = new FormData();
   form.set(`models/${manifest.id}/latest`, new Blob([manifest.version]), 'latest');
@@ -98,11 +98,13 @@ export async function seedInProcess(url: string, dir: string, manifest: Manifest
     new Blob([readFileSync(join(dir, 'manifest.json'))]),
     'manifest.json',
   );
-  form.set(
-    `models/${manifest.id}/${manifest.version}/${manifest.model_file}`,
-    new Blob([readFileSync(join(dir, manifest.model_file))]),
-    manifest.model_file,
-  );
+  // Every file the manifest lists (a tokenizer beside the graph), as the registry will ask for them.
+  for (const f of manifest.files)
+    form.set(
+      `models/${manifest.id}/${manifest.version}/${f.name}`,
+      new Blob([readFileSync(join(dir, f.name))]),
+      f.name,
+    );
   const apiKey = generateSecret();
   form.set('api_key', apiKey);
   const seeded = await fetchRetry(`${url}/seed`, { method: 'POST', body: form });

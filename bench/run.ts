@@ -2,12 +2,14 @@
 import { cpus, loadavg } from 'node:os';
 import { benchAudio } from './audio.js';
 import { benchEdge } from './edge.js';
+import { benchFaces } from './faces.js';
 import { writeResults } from './harness.js';
+import { benchHf } from './hf.js';
 import { benchJobs } from './jobs.js';
 import { benchOrigin, printOrigin } from './origin.js';
 import { benchZoo } from './zoo.js';
 
-// One section can be run alone: `npm run bench -- edge` (names: edge, zoo, audio, origin, jobs).
+// One section can be run alone: `npm run bench -- edge` (names: edge, zoo, faces, audio, hf, origin, jobs).
 const only = new Set(process.argv.slice(2));
 const want = (name: string): boolean => only.size === 0 || only.has(name);
 
@@ -21,7 +23,9 @@ const results: Record<string, unknown> = {
 if (want('edge')) results['edge'] = await benchEdge();
 if (want('jobs')) results['jobs'] = await benchJobs();
 if (want('zoo')) results['zoo'] = await benchZoo();
+if (want('faces')) results['faces'] = await benchFaces();
 if (want('audio')) results['audio'] = await benchAudio();
+if (want('hf')) results['hf'] = await benchHf();
 if (want('origin')) {
   const origin = await benchOrigin();
   results['origin'] = { tables: printOrigin(origin), raw: origin };
