@@ -1,5 +1,5 @@
 /**
- * @module The ONNX export of a hashed n-gram text classifier (sentiment-en, spam-en): an embedding bag over feature
+ * @module The ONNX export of a hashed n-gram text classifier (sentiment-en, spam-en, pos-en): an embedding bag over feature
  * buckets. Inputs `indices` int64 [batch, n] and `values` float32 [batch, n] (a text's non-zero features, padded with
  * index 0 / value 0) → `logits`, `probabilities` [batch, classes].
  */
@@ -14,6 +14,7 @@ import {
   type INodeProto,
   type ITensorProto,
 } from './onnx-builder.js';
+import type { TensorSpec } from '../../src/storage/manifest.js';
 import type { MlpParams } from './train.js';
 
 export const INDICES = 'indices';
@@ -80,4 +81,21 @@ export function exportOnnx(p: MlpParams, docString: string, graphName: string): 
       }),
     }),
   );
+}
+
+/**
+ * The manifest's I/O for an embedding-bag classifier: one row per `rows` (texts, or words for a tagger), padded
+ * `indices`/`values` in, `logits` and `probabilities` out.
+ */
+export function embeddingBagIo(rows: string, classes: number): { inputs: TensorSpec[]; outputs: TensorSpec[] } {
+  return {
+    inputs: [
+      { name: INDICES, dtype: 'int64', shape: [rows, 'features'] },
+      { name: VALUES, dtype: 'float32', shape: [rows, 'features'] },
+    ],
+    outputs: [
+      { name: LOGITS, dtype: 'float32', shape: [rows, classes] },
+      { name: PROBABILITIES, dtype: 'float32', shape: [rows, classes] },
+    ],
+  };
 }

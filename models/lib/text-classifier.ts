@@ -8,7 +8,7 @@
 import { featurizeSparse, padSparse, sparseBatch, type TextFeatureConfig } from '../../src/tasks/text-features.js';
 import type { Feeds } from '../../src/tasks/tensor.js';
 import type { Manifest, ManifestInput } from '../../src/storage/manifest.js';
-import { exportOnnx, INDICES, LOGITS, PROBABILITIES, VALUES } from './embedding-bag.js';
+import { embeddingBagIo, exportOnnx, INDICES, LOGITS, PROBABILITIES, VALUES } from './embedding-bag.js';
 import { runFeeds } from './ort-eval.js';
 import { validateManifest, writeArtifact, type RecipeContext } from './recipe.js';
 import {
@@ -283,14 +283,7 @@ export async function buildTextClassifier(
     ...spec.manifest,
     files: [servedFile],
     model_file: servedFile.name,
-    inputs: [
-      { name: INDICES, dtype: 'int64', shape: ['batch', 'features'] },
-      { name: VALUES, dtype: 'float32', shape: ['batch', 'features'] },
-    ],
-    outputs: [
-      { name: LOGITS, dtype: 'float32', shape: ['batch', k] },
-      { name: PROBABILITIES, dtype: 'float32', shape: ['batch', k] },
-    ],
+    ...embeddingBagIo('batch', k),
     labels: [...spec.labels],
     preprocess: { ...spec.features },
     // Which outputs hold what: scores are already softmaxed; logits are there for explanations and calibration.

@@ -7,7 +7,7 @@ import type { Manifest } from '../../src/storage/manifest.js';
 import type { Feeds } from '../../src/tasks/tensor.js';
 import { padSparse } from '../../src/tasks/text-features.js';
 import { wordFeatureRows, type WordFeatureConfig } from '../../src/tasks/word-features.js';
-import { exportOnnx, INDICES, LOGITS, PROBABILITIES, VALUES } from '../lib/embedding-bag.js';
+import { embeddingBagIo, exportOnnx, INDICES, LOGITS, PROBABILITIES, VALUES } from '../lib/embedding-bag.js';
 import { runFeeds } from '../lib/ort-eval.js';
 import { validateManifest, writeArtifact, type Recipe, type RecipeContext } from '../lib/recipe.js';
 import { rowCount, trainSparse, type SparseMatrix } from '../lib/train-sparse.js';
@@ -245,14 +245,7 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
     },
     files: [servedFile],
     model_file: servedFile.name,
-    inputs: [
-      { name: INDICES, dtype: 'int64', shape: ['words', 'features'] },
-      { name: VALUES, dtype: 'float32', shape: ['words', 'features'] },
-    ],
-    outputs: [
-      { name: LOGITS, dtype: 'float32', shape: ['words', classes] },
-      { name: PROBABILITIES, dtype: 'float32', shape: ['words', classes] },
-    ],
+    ...embeddingBagIo('words', classes),
     labels: [...tagset.labels],
     preprocess: { ...features },
     postprocess: { scores_output: PROBABILITIES, logits_output: LOGITS },
