@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decode, tensorDims, tensorValues } from '../../models/lib/onnx-builder.js';
@@ -447,7 +448,7 @@ describe('splitWords', () => {
       '',
       '...!?',
     ];
-    for (const text of texts) {
+    const check = (text: string): void => {
       const spans = splitWords(text, CONFIG);
       let last = 0;
       for (const s of spans) {
@@ -458,7 +459,17 @@ describe('splitWords', () => {
         last = s.end;
       }
       expect(text.slice(last).trim()).toBe('');
-    }
+    };
+    texts.forEach(check);
+    // And on arbitrary text from an alphabet of the characters the splitter treats specially.
+    const alphabet = fc.constantFrom(...Array.from('aZé9 .,;:!?\'"’“”()-—–$%&/ \t\n\u00a0😀𝒳東Mr.etc'));
+    fc.assert(
+      fc.property(
+        fc.array(alphabet, { maxLength: 60 }).map((cs) => cs.join('')),
+        (text) => check(text),
+      ),
+      { numRuns: 300 },
+    );
     expect(splitWords('a 😀 b', CONFIG)).toEqual([
       { word: 'a', start: 0, end: 1 },
       { word: '😀', start: 2, end: 4 },
