@@ -17,7 +17,7 @@ import { decodeImage } from '../src/tasks/image.js';
 import { runTask } from '../src/tasks/task.js';
 import { facePhotos } from '../test/support/faces.js';
 import { seedInProcess, timeInProcess } from './edge.js';
-import { fetchRetry, startWrangler, summarize, table, timeBlocks, type Summary } from './harness.js';
+import { startWrangler, table, timeBlocks, timeWorkerdRun, type Summary } from './harness.js';
 
 const ITER = Number(process.env['BENCH_ITER'] ?? 100);
 const WARMUP = 20;
@@ -31,20 +31,14 @@ interface Case {
   data: Float32Array;
 }
 
-async function timeWorkerd(url: string, c: Case): Promise<Summary> {
-  const form = new FormData();
-  form.set('model', new Blob([readFileSync(join(c.dir, c.manifest.model_file))]), 'model.onnx');
-  form.set(
-    'spec',
-    JSON.stringify({
-      feeds: [{ name: c.input, type: 'float32', dims: c.dims, data: Array.from(c.data) }],
-      iterations: ITER,
-      warmup: WARMUP,
-    }),
+function timeWorkerd(url: string, c: Case): Promise<Summary> {
+  return timeWorkerdRun(
+    url,
+    readFileSync(join(c.dir, c.manifest.model_file)),
+    [{ name: c.input, type: 'float32', dims: c.dims, data: Array.from(c.data) }],
+    ITER,
+    WARMUP,
   );
-  const res = await fetchRetry(`${url}/run`, { method: 'POST', body: form });
-  if (!res.ok) throw new Error(`bench worker: ${res.status} ${await res.text()}`);
-  return summarize(((await res.json()) as { times: number[] }).times);
 }
 
 async function timeNode(c: Case): Promise<Summary> {

@@ -24,6 +24,34 @@ export function summarize(times: readonly number[]): Summary {
   return { n: times.length, p50: percentile(times, 50), p99: percentile(times, 99) };
 }
 
+/** One input of a `/run` on the bench Worker (numbers, also for int64). */
+export interface WorkerdFeed {
+  name: string;
+  type: 'float32' | 'int64';
+  dims: readonly number[];
+  data: number[];
+}
+
+/**
+ * `session.run` timed inside workerd by the bench Worker (the product's runtime module) on one model file and its
+ * feeds, as block means; with the WASM heap after loading.
+ */
+export async function timeWorkerdRun(
+  url: string,
+  model: Uint8Array<ArrayBuffer>,
+  feeds: readonly WorkerdFeed[],
+  iterations: number,
+  warmup: number,
+): Promise<Summary & { heapBytes: number }> {
+  const form = new FormData();
+  form.set('model', new Blob([model]), 'model.onnx');
+  form.set('spec', JSON.stringify({ feeds, iterations, warmup }));
+  const res = await fetchRetry(`${url}/run`, { method: 'POST', body: form });
+  if (!res.ok) throw new Error(`bench worker: ${res.status} ${await res.text()}`);
+  const body = (await res.json()) as { times: number[]; heapBytes: number };
+  return { ...summarize(body.times), heapBytes: body.heapBytes };
+}
+
 /** Times an async call in block means (see bench/timing.ts), as the bench Worker does inside workerd. */
 export async function timeBlocks(
   call: () => Promise<unknown>,

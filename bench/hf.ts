@@ -19,7 +19,7 @@ import { taskModule } from '../src/tasks/index.js';
 import { runTask, type TaskContext } from '../src/tasks/task.js';
 import type { Feeds, ModelRunner, Outputs } from '../src/tasks/tensor.js';
 import { seedInProcess, timeInProcess } from './edge.js';
-import { fetchRetry, startWrangler, table, timeBlocks, type Summary } from './harness.js';
+import { startWrangler, table, timeBlocks, timeWorkerdRun, type Summary } from './harness.js';
 
 const ITER = Number(process.env['BENCH_ITER'] ?? 200);
 const WARMUP = 20;
@@ -101,28 +101,19 @@ async function feedsFor(
   return task.preprocess(parsed, p.manifest);
 }
 
-async function timeWorkerd(url: string, p: Published, feeds: Feeds): Promise<Summary> {
-  const form = new FormData();
-  form.set('model', new Blob([readFileSync(join(p.dir, p.manifest.model_file))]), 'model.onnx');
-  form.set(
-    'spec',
-    JSON.stringify({
-      feeds: Object.entries(feeds).map(([name, t]) => ({
-        name,
-        type: t.type,
-        dims: t.dims,
-        data: Array.from(t.data as ArrayLike<number | bigint>, Number),
-      })),
-      iterations: ITER,
-      warmup: WARMUP,
-    }),
+function timeWorkerd(url: string, p: Published, feeds: Feeds): Promise<Summary> {
+  return timeWorkerdRun(
+    url,
+    readFileSync(join(p.dir, p.manifest.model_file)),
+    Object.entries(feeds).map(([name, t]) => ({
+      name,
+      type: t.type === 'int64' ? 'int64' : 'float32',
+      dims: t.dims,
+      data: Array.from(t.data as ArrayLike<number | bigint>, Number),
+    })),
+    ITER,
+    WARMUP,
   );
-  const res = await fetchRetry(`${url}/run`, { method: 'POST', body: form });
-  if (!res.ok) throw new Error(`bench worker: ${res.status} ${await res.text()}`);
-  const times = ((await res.json()) as { times: number[] }).times.sort((a, b) => a - b);
-  const at = (q: number): number =>
-    times[Math.min(times.length - 1, Math.max(0, Math.ceil(q * times.length) - 1))] ?? NaN;
-  return { n: times.length, p50: at(0.5), p99: at(0.99) };
 }
 
 async function timeNative(p: Published, feeds: Feeds): Promise<Summary> {

@@ -15,7 +15,7 @@ import { lineInputs } from '../models/text-orientation/recipe.js';
 import type { RenderedLine } from '../models/text-orientation/render.js';
 import { readBuiltModels } from '../scripts/model-store.js';
 import { ManifestSchema, type Manifest } from '../src/storage/manifest.js';
-import { fetchRetry, startWrangler, table, timeBlocks, type Summary } from './harness.js';
+import { startWrangler, table, timeBlocks, timeWorkerdRun, type Summary } from './harness.js';
 
 const ITER = Number(process.env['BENCH_ITER'] ?? 300);
 const WARMUP = 30;
@@ -94,24 +94,14 @@ async function timeWebNode(file: string, c: Case): Promise<Summary> {
   return out;
 }
 
-async function timeWorkerd(url: string, file: string, c: Case): Promise<Summary & { heapBytes: number }> {
-  const form = new FormData();
-  form.set('model', new Blob([readFileSync(file)]), 'model.onnx');
-  form.set(
-    'spec',
-    JSON.stringify({
-      feeds: [{ name: c.input, type: 'float32', dims: c.dims, data: Array.from(c.data) }],
-      iterations: ITER,
-      warmup: WARMUP,
-    }),
+function timeWorkerd(url: string, file: string, c: Case): Promise<Summary & { heapBytes: number }> {
+  return timeWorkerdRun(
+    url,
+    readFileSync(file),
+    [{ name: c.input, type: 'float32', dims: c.dims, data: Array.from(c.data) }],
+    ITER,
+    WARMUP,
   );
-  const res = await fetchRetry(`${url}/run`, { method: 'POST', body: form });
-  if (!res.ok) throw new Error(`bench worker: ${res.status} ${await res.text()}`);
-  const body = (await res.json()) as { times: number[]; heapBytes: number };
-  const sorted = [...body.times].sort((a, b) => a - b);
-  const at = (p: number): number =>
-    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? NaN;
-  return { n: sorted.length, p50: at(0.5), p99: at(0.99), heapBytes: body.heapBytes };
 }
 
 function accuracyOf(m: Manifest, variant: string): string {
