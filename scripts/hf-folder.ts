@@ -105,6 +105,18 @@ export function readHfFolder(dir: string): HfFolder {
   };
 }
 
+/** A folder with a tokenizer but no config.json: read with an empty config (nothing to check the tokenizer against). */
+export function tokenizerFolder(dir: string, modelPath: string): HfFolder {
+  return {
+    dir,
+    config: { model_type: 'unspecified' },
+    rawConfig: {},
+    modelPath,
+    has: (name) => existsSync(join(dir, name)),
+    json: (name) => parseJsonFile(dir, name),
+  };
+}
+
 /**
  * The task a folder's architecture serves, as Hugging Face's pipelines map them: `…ForSequenceClassification`
  * (zero-shot when the labels name entailment, as NLI models' do), `…ForTokenClassification`,
@@ -268,7 +280,11 @@ export async function textTaskParts(
     ? assemble(loaded, encodeWithOffsets(loaded, CHECK_PAIR), encodeWithOffsets(loaded, CHECK_TEXT))
     : assemble(loaded, encodeWithOffsets(loaded, CHECK_TEXT));
   const outputs = await run(int64Feeds(row, inputNames));
-  const files = ['tokenizer.json', ...(hasTokConfig ? ['tokenizer_config.json'] : []), 'config.json'];
+  const files = [
+    'tokenizer.json',
+    ...(hasTokConfig ? ['tokenizer_config.json'] : []),
+    ...(folder.has('config.json') ? ['config.json'] : []),
+  ];
   const tokenizerPre = {
     tokenizer_file: 'tokenizer.json',
     ...(hasTokConfig ? { tokenizer_config_file: 'tokenizer_config.json' } : {}),

@@ -8,7 +8,6 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Tokenizer } from '@huggingface/tokenizers';
 import cliProgress from 'cli-progress';
 import * as ortWeb from 'onnxruntime-web';
 import {
@@ -25,14 +24,13 @@ import {
   type TensorSpec,
 } from '../src/storage/manifest.js';
 import { webSession } from '../models/lib/ort-eval.js';
-import { FeatureExtractionConfigSchema } from '../src/tasks/feature-extraction.js';
 import {
   inferTask,
   isHfFolder,
   isHfTextTask,
-  padTokenId,
   readHfFolder,
   textTaskParts,
+  tokenizerFolder,
   type CheckRun,
   type HfFolder,
 } from './hf-folder.js';
@@ -106,35 +104,6 @@ function tensorSpecs(metadata: readonly ortWeb.InferenceSession.ValueMetadata[])
   });
 }
 
-/** Checks a feature-extraction export end to end once: tokenise a sentence, run it, expect [1, seq, hidden]. */
-async function checkFeatureExtraction(
-  session: ortWeb.InferenceSession,
-  inputs: TensorSpec[],
-  tokenizer: Tokenizer,
-): Promise<void> {
-  const names = inputs.map((i) => i.name);
-  for (const need of ['input_ids', 'attention_mask'])
-    if (!names.includes(need)) throw new Error(`feature-extraction models take ${need} (inputs: ${names.join(', ')})`);
-  const unknown = names.filter((n) => !['input_ids', 'attention_mask', 'token_type_ids'].includes(n));
-  if (unknown.length > 0) throw new Error(`feature-extraction cannot feed ${unknown.join(', ')}`);
-  const e = tokenizer.encode('Publishing checks that this model runs.', { return_token_type_ids: true });
-  const n = e.ids.length;
-  const t = (xs: number[]): ortWeb.Tensor =>
-    new ortWeb.Tensor('int64', BigInt64Array.from(xs.map((x) => BigInt(x))), [1, n]);
-  const all: Record<string, ortWeb.Tensor> = {
-    input_ids: t(e.ids),
-    attention_mask: t(e.attention_mask),
-    token_type_ids: t(e.token_type_ids),
-  };
-  const feeds = Object.fromEntries(names.map((name) => [name, all[name] ?? t(e.ids)]));
-  const out = Object.values(await session.run(feeds))[0];
-  if (out === undefined || out.type !== 'float32' || !(out.dims.length === 3 || out.dims.length === 2)) {
-    throw new Error(
-      `feature-extraction models answer float32 [batch, seq, hidden] (got ${out?.type ?? 'nothing'} [${out?.dims.join(', ') ?? ''}])`,
-    );
-  }
-}
-
 /**
  * A vision folder's graph against its config: `pixel_values` (and DETR's optional `pixel_mask`) in, `logits` out with
  * one column per label (detection: plus "no object"), and detection's `pred_boxes`. Dynamic widths are checked by
@@ -181,7 +150,13 @@ export async function preparePublish(path: string, options: PublishOptions): Pro
   const version = options.version ?? defaultVersion();
   if (!VersionSchema.safeParse(version).success)
     throw new Error(`--version ${version}: letters, digits, dot, dash, underscore`);
-  const { model, extra } = hf === undefined ? collectFiles(path, task) : { model: hf.modelPath, extra: [] };
+  const collected = hf === undefined ? collectFiles(path, task) : { model: hf.modelPath, extra: [] };
+  const model = collected.model;
+  // A folder without config.json that holds a tokenizer (an older feature-extraction export) is read as a Hugging
+  // Face folder with an empty config: the same checks and manifest parts, without the config's facts.
+  const textFolder =
+    hf ?? (task === 'feature-extraction' && statSync(path).isDirectory() ? tokenizerFolder(path, model) : undefined);
+  const extra = textFolder === undefined ? collected.extra : [];
   const modelBytes = new Uint8Array(readFileSync(model));
   log(`loading ${model} (${modelBytes.byteLength} bytes) in onnxruntime-web (WASM, 1 thread)…`);
   const t0 = performance.now();
@@ -201,7 +176,7 @@ export async function preparePublish(path: string, options: PublishOptions): Pro
     let labels = options.labels;
     let edgeLimits: ManifestInput['edge_limits'] =
       task === 'feature-extraction' ? { max_tokens: 4096, max_batch: 64 } : {};
-    if (hf !== undefined && isHfTextTask(task)) {
+    if (textFolder !== undefined && isHfTextTask(task)) {
       const run: CheckRun = async (feeds) => {
         const out = await session.run(
           Object.fromEntries(
@@ -212,7 +187,7 @@ export async function preparePublish(path: string, options: PublishOptions): Pro
       };
       const parts = await textTaskParts(
         task,
-        hf,
+        textFolder,
         inputs.map((i) => i.name),
         run,
         options.maxLength === undefined ? {} : { maxLength: options.maxLength },
@@ -234,21 +209,6 @@ export async function preparePublish(path: string, options: PublishOptions): Pro
       labels = options.labels ?? parts.labels;
       if (labels.length !== parts.labels.length)
         throw new Error(`--labels names ${labels.length} labels; config.json's id2label has ${parts.labels.length}`);
-    } else if (task === 'feature-extraction') {
-      const tokJson = JSON.parse(
-        new TextDecoder().decode(files.find((f) => f.name === 'tokenizer.json')?.bytes),
-      ) as Record<string, unknown>;
-      const tokConfigFile = files.find((f) => f.name === 'tokenizer_config.json');
-      const tokConfig =
-        tokConfigFile === undefined ? {} : (JSON.parse(new TextDecoder().decode(tokConfigFile.bytes)) as object);
-      const tokenizer = new Tokenizer(tokJson, tokConfig);
-      await checkFeatureExtraction(session, inputs, tokenizer);
-      preprocess = FeatureExtractionConfigSchema.parse({
-        tokenizer_file: 'tokenizer.json',
-        ...(tokConfigFile === undefined ? {} : { tokenizer_config_file: 'tokenizer_config.json' }),
-        max_length: options.maxLength ?? 512,
-        pad_token_id: padTokenId(tokJson, tokenizer),
-      });
     }
     const text = new TextDecoder().decode(modelBytes);
     // A quantized export carries int8 operators; say so rather than calling it fp32.
