@@ -19,6 +19,7 @@ import {
 } from './hf-tokenizer.js';
 import type { RequestBody, RequestLimits, TaskContext, TaskModule } from './task.js';
 import { asFloat32, type Feeds, type Outputs } from './tensor.js';
+import { softmax } from './text-classification.js';
 
 export interface ZeroShotOutput {
   sequence: string;
@@ -98,13 +99,6 @@ async function pairs(
   return rows;
 }
 
-function softmax(xs: readonly number[]): number[] {
-  const m = Math.max(...xs);
-  const e = xs.map((x) => Math.exp(x - m));
-  const sum = e.reduce((a, b) => a + b, 0);
-  return e.map((v) => v / sum);
-}
-
 export const zeroShotClassification: TaskModule<ZeroShotInput, ZeroShotOutput | ZeroShotOutput[]> = {
   task: 'zero-shot-classification',
 
@@ -162,8 +156,8 @@ export const zeroShotClassification: TaskModule<ZeroShotInput, ZeroShotOutput | 
     const results = p.texts.map((sequence, t) => {
       const at = (k: number, col: number): number => data[(t * n + k) * width + col] ?? 0;
       const scores = each
-        ? p.candidateLabels.map((_, k) => softmax([at(k, contra), at(k, entail)])[1] ?? 0)
-        : softmax(p.candidateLabels.map((_, k) => at(k, entail)));
+        ? p.candidateLabels.map((_, k) => softmax(Float32Array.of(at(k, contra), at(k, entail)))[1] ?? 0)
+        : Array.from(softmax(Float32Array.from(p.candidateLabels, (_, k) => at(k, entail))));
       const order = scores.map((s, k) => ({ s, k })).sort((a, b) => b.s - a.s);
       return {
         sequence,

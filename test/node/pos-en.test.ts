@@ -16,6 +16,7 @@ import { ManifestSchema, type Manifest } from '../../src/storage/manifest.js';
 import { fnv1a32, padSparse } from '../../src/tasks/text-features.js';
 import {
   splitWords,
+  WORD_FEATURE_TEMPLATES,
   WordFeatureConfigSchema,
   wordFeatureRows,
   type WordFeatureConfig,
@@ -300,17 +301,7 @@ const CONFIG: WordFeatureConfig = {
   version: 1,
   buckets: 1 << 17,
   hash: 'fnv1a32-utf8',
-  features: [
-    'word',
-    'prefix',
-    'suffix',
-    'shape',
-    'position',
-    'window_words',
-    'window_suffixes',
-    'window_shapes',
-    'bigrams',
-  ],
+  features: [...WORD_FEATURE_TEMPLATES],
   affix_max: 4,
   window: 2,
   abbreviations: ['Mr', 'Mrs', 'etc'],
