@@ -7,8 +7,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as ortNode from 'onnxruntime-node';
-import * as ortWeb from 'onnxruntime-web';
 import { createOriginSession } from '../origin/runtime.js';
 import { readBuiltModels } from '../scripts/model-store.js';
 import { ManifestSchema, type Manifest } from '../src/storage/manifest.js';
@@ -17,7 +15,7 @@ import { decodeImage } from '../src/tasks/image.js';
 import { runTask } from '../src/tasks/task.js';
 import { facePhotos } from '../test/support/faces.js';
 import { seedInProcess, timeInProcess } from './edge.js';
-import { startWrangler, table, timeBlocks, timeWorkerdRun, type Summary } from './harness.js';
+import { startWrangler, table, timeBlocks, timeNodeRun, timeWebRun, timeWorkerdRun, type Summary } from './harness.js';
 
 const ITER = Number(process.env['BENCH_ITER'] ?? 100);
 const WARMUP = 20;
@@ -39,31 +37,6 @@ function timeWorkerd(url: string, c: Case): Promise<Summary> {
     ITER,
     WARMUP,
   );
-}
-
-async function timeNode(c: Case): Promise<Summary> {
-  const s = await ortNode.InferenceSession.create(join(c.dir, c.manifest.model_file), {
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    logSeverityLevel: 3,
-  });
-  const feeds = { [c.input]: new ortNode.Tensor('float32', c.data, c.dims) };
-  const out = await timeBlocks(() => s.run(feeds), ITER, WARMUP);
-  await s.release();
-  return out;
-}
-
-async function timeWebNode(c: Case): Promise<Summary> {
-  ortWeb.env.wasm.numThreads = 1;
-  const s = await ortWeb.InferenceSession.create(readFileSync(join(c.dir, c.manifest.model_file)), {
-    executionProviders: ['wasm'],
-    graphOptimizationLevel: 'all',
-  });
-  const feeds = { [c.input]: new ortWeb.Tensor('float32', c.data, c.dims) };
-  const out = await timeBlocks(() => s.run(feeds), ITER, WARMUP);
-  await s.release();
-  return out;
 }
 
 /** The task's whole path in Node on onnxruntime-node (what the origin runs): parse (decode + letterbox) → run → decode. */
@@ -106,8 +79,16 @@ export async function benchFaces(): Promise<unknown> {
     const worker = await startWrangler('bench/wrangler.toml', '/info');
     try {
       const edge = await timeWorkerd(worker.url, c);
-      const node = await timeNode(c);
-      const web = await timeWebNode(c);
+      const run = {
+        file: join(c.dir, c.manifest.model_file),
+        input: c.input,
+        dims: c.dims,
+        data: c.data,
+        iterations: ITER,
+        warmup: WARMUP,
+      };
+      const node = await timeNodeRun(run);
+      const web = await timeWebRun(run);
       const apiKey = await seedInProcess(worker.url, m.dir, manifest);
       const taskEdge = await timeInProcess(worker.url, {
         path: `/v1/models/${id}/predict`,

@@ -1,7 +1,9 @@
 /** @module Bench plumbing: percentiles, tables, result files, and the processes a bench needs (bench Worker, the app under wrangler dev). */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as ortNode from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
 import { freePort } from '../origin/spawn.js';
 import { blockMeans } from './timing.js';
 
@@ -50,6 +52,43 @@ export async function timeWorkerdRun(
   if (!res.ok) throw new Error(`bench worker: ${res.status} ${await res.text()}`);
   const body = (await res.json()) as { times: number[]; heapBytes: number };
   return { ...summarize(body.times), heapBytes: body.heapBytes };
+}
+
+/** A model file with its one float32 input, as the zoo and face benchmarks time it. */
+export interface FloatRun {
+  file: string;
+  input: string;
+  dims: number[];
+  data: Float32Array;
+  iterations: number;
+  warmup: number;
+}
+
+/** `session.run` on onnxruntime-node with one intra-op thread: the native side of every edge ÷ native ratio. */
+export async function timeNodeRun(r: FloatRun): Promise<Summary> {
+  const s = await ortNode.InferenceSession.create(r.file, {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+  });
+  const feeds = { [r.input]: new ortNode.Tensor('float32', r.data, r.dims) };
+  const out = await timeBlocks(() => s.run(feeds), r.iterations, r.warmup);
+  await s.release();
+  return out;
+}
+
+/** The same on onnxruntime-web's WASM backend in Node (one thread): the edge's runtime outside workerd. */
+export async function timeWebRun(r: FloatRun): Promise<Summary> {
+  ortWeb.env.wasm.numThreads = 1;
+  const s = await ortWeb.InferenceSession.create(readFileSync(r.file), {
+    executionProviders: ['wasm'],
+    graphOptimizationLevel: 'all',
+  });
+  const feeds = { [r.input]: new ortWeb.Tensor('float32', r.data, r.dims) };
+  const out = await timeBlocks(() => s.run(feeds), r.iterations, r.warmup);
+  await s.release();
+  return out;
 }
 
 /** Times an async call in block means (see bench/timing.ts), as the bench Worker does inside workerd. */

@@ -6,8 +6,6 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as ortNode from 'onnxruntime-node';
-import * as ortWeb from 'onnxruntime-web';
 import { loadDigits, splitDigits } from '../models/digits-mnist/data.js';
 import { digitInputs } from '../models/digits-mnist/recipe.js';
 import { loadIris } from '../models/iris-tree/recipe.js';
@@ -15,7 +13,7 @@ import { lineInputs } from '../models/text-orientation/recipe.js';
 import type { RenderedLine } from '../models/text-orientation/render.js';
 import { readBuiltModels } from '../scripts/model-store.js';
 import { ManifestSchema, type Manifest } from '../src/storage/manifest.js';
-import { startWrangler, table, timeBlocks, timeWorkerdRun, type Summary } from './harness.js';
+import { startWrangler, table, timeNodeRun, timeWebRun, timeWorkerdRun, type Summary } from './harness.js';
 
 const ITER = Number(process.env['BENCH_ITER'] ?? 300);
 const WARMUP = 30;
@@ -70,30 +68,6 @@ function variantFiles(c: Case): { name: string; file: string }[] {
   return out;
 }
 
-async function timeNode(file: string, c: Case): Promise<Summary> {
-  const s = await ortNode.InferenceSession.create(file, {
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-  });
-  const feeds = { [c.input]: new ortNode.Tensor('float32', c.data, c.dims) };
-  const out = await timeBlocks(() => s.run(feeds), ITER, WARMUP);
-  await s.release();
-  return out;
-}
-
-async function timeWebNode(file: string, c: Case): Promise<Summary> {
-  ortWeb.env.wasm.numThreads = 1;
-  const s = await ortWeb.InferenceSession.create(readFileSync(file), {
-    executionProviders: ['wasm'],
-    graphOptimizationLevel: 'all',
-  });
-  const feeds = { [c.input]: new ortWeb.Tensor('float32', c.data, c.dims) };
-  const out = await timeBlocks(() => s.run(feeds), ITER, WARMUP);
-  await s.release();
-  return out;
-}
-
 function timeWorkerd(url: string, file: string, c: Case): Promise<Summary & { heapBytes: number }> {
   return timeWorkerdRun(
     url,
@@ -123,8 +97,9 @@ export async function benchZoo(): Promise<unknown> {
       for (const v of files) {
         const bytes = readFileSync(v.file).byteLength;
         const edge = await timeWorkerd(worker.url, v.file, c);
-        const node = await timeNode(v.file, c);
-        const web = await timeWebNode(v.file, c);
+        const run = { file: v.file, input: c.input, dims: c.dims, data: c.data, iterations: ITER, warmup: WARMUP };
+        const node = await timeNodeRun(run);
+        const web = await timeWebRun(run);
         const served = v.file.endsWith(c.manifest.model_file) ? ' (served)' : '';
         raw[`${c.id} ${v.name}`] = { bytes, edge, node, web };
         rows.push([
