@@ -12,10 +12,19 @@ import { ServiceError } from '../src/lib/errors.js';
 import type { Manifest } from '../src/storage/manifest.js';
 import { documentConfig, registerSecurity } from '../src/routes/docs.js';
 import { createRouter, errorHandler, limitBody, notFoundHandler, type BaseVariables } from '../src/routes/http.js';
+import { generateRoutes } from '../src/routes/generate.js';
 import { kserveRoutes } from '../src/routes/kserve.js';
 import { modelsRoutes } from '../src/routes/models.js';
 import { predictRoutes } from '../src/routes/predict.js';
-import { stageTimings, type Serving } from '../src/routes/serving.js';
+import { stageTimings, taskContext, type Serving } from '../src/routes/serving.js';
+import { ID_HEADER, liveGenerations, newGenerationId, OWNER_HEADER } from '../src/inference/generations.js';
+import {
+  generatedTexts,
+  generationTokenizer,
+  textGeneration,
+  type TextGenerationInput,
+} from '../src/tasks/text-generation.js';
+import { eventsOf } from './generation-scheduler.js';
 import { inferResponse, runInfer } from '../src/tasks/kserve.js';
 import { runTask, type StageTimings } from '../src/tasks/task.js';
 import type { OriginServerConfig } from './config.js';
@@ -56,6 +65,16 @@ function originServing(deps: OriginDeps): Serving<OriginEnv> {
     lists: () => true,
     async predict(c, manifest, { task, parsed }) {
       const model = await pool.get(manifest);
+      const { scheduler } = model;
+      if (task === textGeneration && scheduler !== undefined) {
+        // Generations join the model's continuous batch, as the native and OpenAI routes' do.
+        const input = parsed as TextGenerationInput;
+        const output = await generatedTexts(input, (plan) =>
+          eventsOf(scheduler.submit(plan, input.tokenizer, c.req.raw.signal)),
+        );
+        answerHeaders(c, manifest, {});
+        return output;
+      }
       const stages: StageTimings = {};
       // The batcher is the runner: the edge's own task code, with concurrent requests stacked underneath it.
       const output = await runTask(task, parsed, model.batcher, manifest, stages);
@@ -69,6 +88,30 @@ function originServing(deps: OriginDeps): Serving<OriginEnv> {
       answerHeaders(c, manifest, { inference: performance.now() - started });
       return inferResponse(manifest, parsed, outputs);
     },
+    async generate(c, manifest, plan, control) {
+      const model = await pool.get(manifest);
+      if (model.scheduler === undefined) throw new Error(`${manifest.id} has no generation scheduler`);
+      const tokenizer = await generationTokenizer(manifest, taskContext(pool.registry, manifest));
+      const owner = c.req.header(OWNER_HEADER) ?? 'origin';
+      const live = liveGenerations.start(control.id, owner, control.signal);
+      try {
+        const stream = model.scheduler.submit(plan, tokenizer, live.signal);
+        answerHeaders(c, manifest, {});
+        return (async function* () {
+          try {
+            yield* eventsOf(stream);
+          } finally {
+            live.end();
+          }
+        })();
+      } catch (err) {
+        live.end();
+        throw err;
+      }
+    },
+    // The edge names its generations (so its cancel reaches this process); direct callers get a fresh id.
+    generationId: (c, prefix) => c.req.header(ID_HEADER) ?? newGenerationId(prefix),
+    cancel: (c, id) => Promise.resolve(liveGenerations.cancel(id, c.req.header(OWNER_HEADER) ?? 'origin')),
     async ready() {
       if (!deps.isReady()) return false;
       await pool.registry.list();
@@ -136,7 +179,8 @@ export function createOriginApp(deps: OriginDeps) {
   const routed = app
     .route('/', modelsRoutes(serving))
     .route('/', predictRoutes(serving))
-    .route('/', kserveRoutes(serving));
+    .route('/', kserveRoutes(serving))
+    .route('/', generateRoutes(serving));
   app.get('/metrics', printMetrics);
   app.doc31('/openapi.json', documentConfig('origin'));
   app.onError(errorHandler);

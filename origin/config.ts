@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { S3Settings } from './store.js';
-import type { BatchingSettings } from './models.js';
+import type { BatchingSettings, GenerationSettings } from './models.js';
 import type { RuntimeOptions } from './runtime.js';
 import { intVar } from '../src/lib/config.js';
 
@@ -15,6 +15,7 @@ export interface OriginServerConfig {
   store: { kind: 'local'; dir: string } | ({ kind: 's3' } & S3Settings);
   runtime: RuntimeOptions;
   batching: BatchingSettings;
+  generation: GenerationSettings;
   limits: { maxBodyBytes: number; maxBatch: number; maxTextChars: number; maxInferElements: number };
   manifestTtlMs: number;
   preload: boolean;
@@ -68,6 +69,11 @@ export function readOriginServerConfig(env: NodeJS.ProcessEnv): OriginServerConf
       maxBatchSize: optionalInt(env, 'ORIGIN_MAX_BATCH_SIZE', 1),
       maxQueueDelayMs: optionalInt(env, 'ORIGIN_MAX_QUEUE_DELAY_MS', 0),
       maxQueueSize: optionalInt(env, 'ORIGIN_MAX_QUEUE_SIZE', 1),
+    },
+    generation: {
+      // Continuous batching on by default; ORIGIN_GENERATION_MAX_BATCH=1 decodes one sequence at a time.
+      maxBatch: int(env, 'ORIGIN_GENERATION_MAX_BATCH', 16, 1),
+      tokenBudget: int(env, 'ORIGIN_GENERATION_TOKEN_BUDGET', 65_536, 1),
     },
     limits: {
       maxBodyBytes: int(env, 'MAX_BODY_BYTES', 32 * 1024 * 1024, 1),

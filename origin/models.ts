@@ -6,6 +6,7 @@ import { ServiceError, modelUnavailable } from '../src/lib/errors.js';
 import type { Manifest, TensorSpec } from '../src/storage/manifest.js';
 import type { ModelRegistry } from '../src/storage/registry.js';
 import { DynamicBatcher } from './batcher.js';
+import { GenerationScheduler } from './generation-scheduler.js';
 import type { OriginMetrics } from './metrics.js';
 import { createOriginSession, type OriginSession, type RuntimeOptions } from './runtime.js';
 
@@ -24,10 +25,18 @@ export interface BatchingSettings {
   maxQueueSize?: number | undefined;
 }
 
+/** Generation on the origin: continuous batching's width and the token budget (origin/generation-scheduler.ts). */
+export interface GenerationSettings {
+  maxBatch: number;
+  tokenBudget: number;
+}
+
 export interface LoadedModel {
   manifest: Manifest;
   session: OriginSession;
   batcher: DynamicBatcher;
+  /** text-generation models: the continuous batcher their generations share. */
+  scheduler?: GenerationScheduler;
 }
 
 const dynamicFirst = (s: TensorSpec): boolean => {
@@ -48,6 +57,7 @@ export class ModelPool {
     private readonly runtime: RuntimeOptions,
     private readonly batching: BatchingSettings,
     private readonly metrics: OriginMetrics,
+    private readonly generation: GenerationSettings = { maxBatch: 16, tokenBudget: 65_536 },
   ) {}
 
   /** The loaded model for a manifest; a failed load is forgotten so the next request tries again. */
@@ -103,6 +113,29 @@ export class ModelPool {
       },
       onQueueDepth: (depth) => m.queueDepth.set(labels, depth),
     });
-    return { manifest, session, batcher };
+    if (manifest.task !== 'text-generation') return { manifest, session, batcher };
+    // Generations step through the session directly: their caches differ in length, which the batcher cannot stack.
+    const scheduler = new GenerationScheduler(
+      {
+        run: async (feeds, outputNames) => {
+          const end = m.runSeconds.startTimer(labels);
+          try {
+            return await session.run(feeds, outputNames);
+          } finally {
+            end();
+          }
+        },
+      },
+      manifest,
+      {
+        maxBatch: this.generation.maxBatch,
+        tokenBudget: this.generation.tokenBudget,
+        onStep: (rows) => {
+          m.runs.inc(labels);
+          m.batchRows.observe(labels, rows);
+        },
+      },
+    );
+    return { manifest, session, batcher, scheduler };
   }
 }

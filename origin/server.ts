@@ -22,7 +22,7 @@ export async function startOrigin(config: OriginServerConfig): Promise<RunningOr
     config.store.kind === 'local' ? new LocalModelBucket(config.store.dir) : new S3ModelBucket(config.store);
   const registry = new ModelRegistry(bucket, config.manifestTtlMs);
   const metrics = createMetrics();
-  const pool = new ModelPool(registry, config.runtime, config.batching, metrics);
+  const pool = new ModelPool(registry, config.runtime, config.batching, metrics, config.generation);
   let ready = !config.preload;
   const app = createOriginApp({ config, pool, metrics, isReady: () => ready });
 

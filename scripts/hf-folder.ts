@@ -86,12 +86,15 @@ export function readHfFolder(dir: string): HfFolder {
     const issue = parsed.error.issues[0];
     throw new Error(`config.json: ${issue?.path.join('.') || 'the file'}: ${issue?.message ?? 'invalid'}`);
   }
-  const candidates = ['model.onnx', join('onnx', 'model.onnx')];
+  // Decoders exported with their cache branch merged are named for it (Optimum's older layout).
+  const candidates = ['model.onnx', join('onnx', 'model.onnx'), 'decoder_model_merged.onnx'].concat(
+    join('onnx', 'decoder_model_merged.onnx'),
+  );
   const modelPath = candidates.map((c) => join(dir, c)).find((p) => existsSync(p));
   if (modelPath === undefined) {
     const onnx = readdirSync(dir).filter((n) => n.endsWith('.onnx'));
     throw new Error(
-      `${dir}: no model.onnx (or onnx/model.onnx) beside config.json` +
+      `${dir}: no model.onnx (or onnx/model.onnx, decoder_model_merged.onnx) beside config.json` +
         (onnx.length > 0 ? ` (found ${onnx.join(', ')}; rename the one to serve)` : ''),
     );
   }
@@ -120,7 +123,8 @@ export function tokenizerFolder(dir: string, modelPath: string): HfFolder {
 /**
  * The task a folder's architecture serves, as Hugging Face's pipelines map them: `…ForSequenceClassification`
  * (zero-shot when the labels name entailment, as NLI models' do), `…ForTokenClassification`,
- * `…ForQuestionAnswering`, `…ForImageClassification`, `…ForObjectDetection`; a bare encoder (`BertModel`) or no
+ * `…ForQuestionAnswering`, `…ForImageClassification`, `…ForObjectDetection`, decoders (`…ForCausalLM`,
+ * `…LMHeadModel`) text generation; a bare encoder (`BertModel`) or no
  * architecture is feature extraction.
  */
 export function inferTask(folder: HfFolder): TaskName {
@@ -131,6 +135,8 @@ export function inferTask(folder: HfFolder): TaskName {
   if (arch.endsWith('ForQuestionAnswering')) return 'question-answering';
   if (arch.endsWith('ForImageClassification')) return 'image-classification';
   if (arch.endsWith('ForObjectDetection')) return 'object-detection';
+  // Before the bare-encoder rule: GPT2LMHeadModel also ends in "Model".
+  if (arch.endsWith('ForCausalLM') || arch.endsWith('LMHeadModel')) return 'text-generation';
   if (arch === '' || arch.endsWith('Model')) return 'feature-extraction';
   throw new Error(
     `config.json: architecture ${arch} does not name a task this service serves; pass --task to choose one`,

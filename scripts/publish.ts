@@ -34,6 +34,7 @@ import {
   type CheckRun,
   type HfFolder,
 } from './hf-folder.js';
+import { generationParts, type DecoderCheckRun } from './hf-generation.js';
 import { visionParts } from './hf-vision.js';
 import { localProxy } from './local-state.js';
 
@@ -199,6 +200,30 @@ export async function preparePublish(path: string, options: PublishOptions): Pro
       edgeLimits = parts.edge_limits;
       if (labels !== undefined && parts.labels !== undefined && labels.length !== parts.labels.length)
         throw new Error(`--labels names ${labels.length} labels; config.json's id2label has ${parts.labels.length}`);
+    } else if (hf !== undefined && task === 'text-generation') {
+      const run: DecoderCheckRun = async (feeds) => {
+        const out = await session.run(
+          Object.fromEntries(
+            Object.entries(feeds).map(([name, f]) => [
+              name,
+              f.data instanceof Float32Array
+                ? new ortWeb.Tensor('float32', f.data, f.dims)
+                : f.data instanceof BigInt64Array
+                  ? new ortWeb.Tensor('int64', f.data, f.dims)
+                  : new ortWeb.Tensor('bool', Uint8Array.from(f.data as boolean[], Number), f.dims),
+            ]),
+          ),
+        );
+        return Object.fromEntries(Object.entries(out).map(([name, t]) => [name, { dims: t.dims }]));
+      };
+      const parts = await generationParts(
+        path,
+        inputs.map((i) => i.name),
+        run,
+      );
+      for (const name of parts.files) files.push({ name, bytes: new Uint8Array(readFileSync(join(path, name))) });
+      preprocess = parts.preprocess;
+      postprocess = parts.postprocess;
     } else if (hf !== undefined && (task === 'image-classification' || task === 'object-detection')) {
       const parts = visionParts(task, path, hf.rawConfig);
       checkVisionGraph(task, inputs, outputs, parts.labels.length);

@@ -11,7 +11,9 @@ import { apiKeys, currentKey, internalCaller } from './middleware/api-keys.js';
 import { clientIp, rateLimit } from './middleware/rate-limit.js';
 import { requestLog } from './middleware/request-log.js';
 import { documentConfig, registerSecurity } from './routes/docs.js';
+import { completionsRoutes } from './routes/completions.js';
 import { embeddingsRoutes } from './routes/embeddings.js';
+import { generateRoutes } from './routes/generate.js';
 import { hooksRoutes } from './routes/hooks.js';
 import { createRouter, errorHandler, limitBody, notFoundHandler } from './routes/http.js';
 import { jobsRoutes } from './routes/jobs.js';
@@ -37,6 +39,7 @@ const EXPOSED = [
   'RateLimit-Remaining',
   'Location',
   'Idempotent-Replayed',
+  'X-Generation-Id',
 ];
 
 /** Inbound hook deliveries are authenticated by their signature, not an API key (src/routes/hooks.ts). */
@@ -128,6 +131,8 @@ export function createEdgeApp(parts: EdgeAppParts = {}) {
     .route('/', predictRoutes(edgeServing))
     .route('/', kserveRoutes(edgeServing))
     .route('/', embeddingsRoutes)
+    .route('/', generateRoutes(edgeServing))
+    .route('/', completionsRoutes(edgeServing))
     .route('/', keysRoutes())
     .route('/', jobsRoutes())
     .route('/', webhooksRoutes())

@@ -4,6 +4,8 @@
  */
 import { writeTinyBertFolder } from './bert.js';
 import { writeTinyDetrFolder } from './detr.js';
+import { writeTinyGpt2Folder } from './gpt2.js';
+import { writeTinyLlamaFolder } from './llama.js';
 import { writeTinyVitFolder } from './vit.js';
 
 /** Folder writers by the task they serve. */
@@ -21,4 +23,6 @@ export const TINY_FOLDERS: Record<string, (dir: string) => string> = {
   'feature-extraction': (dir) => writeTinyBertFolder(dir, { head: 'base', pooling: 'cls' }),
   'image-classification': (dir) => writeTinyVitFolder(dir),
   'object-detection': (dir) => writeTinyDetrFolder(dir),
+  'text-generation': (dir) => writeTinyGpt2Folder(dir),
+  'text-generation-llama': (dir) => writeTinyLlamaFolder(dir),
 };

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'rate_limited'
+  | 'token_budget_exceeded'
   | 'model_unavailable'
   | 'origin_unavailable'
   | 'internal';

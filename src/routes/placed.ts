@@ -17,6 +17,7 @@ import type { Manifest } from '../storage/manifest.js';
 import type { ModelRegistry } from '../storage/registry.js';
 import { inferCacheInput, inferResponse, runInfer } from '../tasks/kserve.js';
 import { runTask, type RequestSize, type StageTimings, type TaskModule } from '../tasks/task.js';
+import { edgeCancel, edgeGenerate, edgeGenerationId } from './edge-generation.js';
 import { stageTimings, type InferAnswer, type Serving } from './serving.js';
 import { services, type AppEnv } from './services.js';
 
@@ -52,6 +53,8 @@ export interface Placed extends DispatchWays {
   cacheInput: unknown;
   /** Refuses the request once placement is known (a limit that binds only where it will run). */
   admit?: (decision: PlacementDecision) => void;
+  /** The answer must not be cached (a sampled generation without a seed), whatever the request says. */
+  noStore?: boolean;
 }
 
 export async function servePlaced(c: Context<AppEnv>, manifest: Manifest, p: Placed): Promise<ServeResult> {
@@ -68,7 +71,7 @@ export async function servePlaced(c: Context<AppEnv>, manifest: Manifest, p: Pla
   const result = await serve(
     manifest,
     { surface: p.surface, partition: cachePartition(c, manifest), input: p.cacheInput },
-    wantsNoStore(c),
+    p.noStore === true || wantsNoStore(c),
     { cache, waitUntil: (w) => c.executionCtx.waitUntil(w) },
     (timings) => dispatch(decision, client, p, timings, note),
   );
@@ -126,6 +129,7 @@ export const edgeServing: Serving<AppEnv> = {
       size: task.size(parsed),
       surface: 'predict',
       cacheInput: task.cacheKeyInput(parsed),
+      noStore: task.cacheable?.(parsed) === false,
     });
     return result.output;
   },
@@ -165,6 +169,10 @@ export const edgeServing: Serving<AppEnv> = {
     });
     return result.output as InferAnswer;
   },
+
+  generate: (c, manifest, plan, control) => edgeGenerate(c, manifest, plan, control),
+  generationId: (c, prefix) => edgeGenerationId(c, prefix),
+  cancel: (c, id) => edgeCancel(c, id),
 
   async ready(c) {
     // Ready means the registry answers; models load lazily on first use.

@@ -9,6 +9,14 @@ import type { Manifest } from '../storage/manifest.js';
 import type { ModelRegistry } from '../storage/registry.js';
 import type { InferRequest, InferResponse, ParsedInfer } from '../tasks/kserve.js';
 import type { RequestBody, RequestLimits, TaskContext, TaskModule } from '../tasks/task.js';
+import type { GenerationEvents, GenerationPlan } from '../tasks/text-generation.js';
+
+/** A generation the routes have planned: its id (for cancel) and the caller's connection. */
+export interface GenerationControl {
+  id: string;
+  /** Aborts when the client goes away. */
+  signal: AbortSignal;
+}
 
 /** Request limits a deployment applies (configuration). */
 export interface ServiceLimits extends RequestLimits {
@@ -43,6 +51,20 @@ export interface Serving<E extends HonoEnv> {
   predict(c: Context<E>, manifest: Manifest, request: TaskRequest): Promise<unknown>;
   /** Answers a checked KServe infer request (`request` is the body as sent) and sets the prediction headers. */
   infer(c: Context<E>, manifest: Manifest, parsed: ParsedInfer, request: InferRequest): Promise<InferAnswer>;
+  /**
+   * Starts a planned generation (placement, cache, the edge's session or the origin's scheduler) and answers its
+   * events in order; the prediction headers are set before the first event. The events end with `done`.
+   */
+  generate(
+    c: Context<E>,
+    manifest: Manifest,
+    plan: GenerationPlan,
+    control: GenerationControl,
+  ): Promise<GenerationEvents>;
+  /** The id a new generation gets (the origin keeps the one the edge sends, so a cancel reaches it). */
+  generationId(c: Context<E>, prefix: string): string;
+  /** Stops a generation by id for this caller; false when none is running here (or further in) by that id. */
+  cancel(c: Context<E>, id: string): Promise<boolean>;
   /** Readiness of the server as a whole (`/v2/health/ready`). */
   ready(c: Context<E>): Promise<boolean>;
   /** Loads a model to prove it can serve; returns extra fields for `/v2/models/{name}/ready`. */

@@ -29,12 +29,15 @@ export class OriginUnavailableError extends Error {
       'breaker_open' | 'timeout' | 'network' | 'server_error' | 'overloaded' | 'misconfigured' | 'not_configured',
     message: string,
     readonly retryAfterS: number,
+    /** What the origin itself said, when it refused for the caller's sake (a full token budget's 429). */
+    readonly details: { refusal?: ServiceError | undefined } = {},
   ) {
     super(message);
     this.name = 'OriginUnavailableError';
   }
 
   toServiceError(): ServiceError {
+    if (this.details.refusal !== undefined) return this.details.refusal;
     return new ServiceError(
       503,
       'origin_unavailable',
@@ -83,6 +86,64 @@ export class OriginClient {
 
   /** POSTs JSON or raw bytes to the origin and answers its JSON, or throws ServiceError / OriginUnavailableError. */
   async post(path: string, body: BodyInit, contentType: string): Promise<OriginAnswer> {
+    const started = performance.now();
+    const res = await this.send('POST', path, { body, contentType }, AbortSignal.timeout(this.options.timeoutMs));
+    let parsed: unknown;
+    try {
+      parsed = await res.json();
+    } catch {
+      this.options.breaker.failure();
+      throw new OriginUnavailableError('server_error', 'it answered something that is not JSON', RETRY_AFTER_DEFAULT_S);
+    }
+    this.options.breaker.success();
+    return { body: parsed, serverTiming: res.headers.get('server-timing'), ms: performance.now() - started };
+  }
+
+  /**
+   * POSTs and answers the origin's 2xx response with its body unread (a token stream), or throws as `post` does.
+   * The timeout covers the answer's head only; `signal` (the caller's) ends the stream whenever the caller goes.
+   */
+  async stream(
+    path: string,
+    body: BodyInit,
+    contentType: string,
+    signal: AbortSignal,
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
+    const head = AbortSignal.timeout(this.options.timeoutMs);
+    const controller = new AbortController();
+    const abort = (): void => controller.abort(signal.reason);
+    signal.addEventListener('abort', abort, { once: true });
+    const timer = (): void => controller.abort(head.reason);
+    head.addEventListener('abort', timer, { once: true });
+    try {
+      const res = await this.send('POST', path, { body, contentType, headers }, controller.signal);
+      this.options.breaker.success();
+      return res;
+    } finally {
+      head.removeEventListener('abort', timer);
+    }
+  }
+
+  /** A bodiless DELETE (a cancel passed on): whether the origin answered 2xx. */
+  async delete(path: string, headers: Record<string, string> = {}): Promise<boolean> {
+    try {
+      const res = await this.send('DELETE', path, { headers }, AbortSignal.timeout(this.options.timeoutMs));
+      await res.body?.cancel();
+      return true;
+    } catch (err) {
+      if (err instanceof ServiceError || err instanceof OriginUnavailableError) return false;
+      throw err;
+    }
+  }
+
+  /** One request through the breaker: the 2xx response, or the error the edge acts on. */
+  private async send(
+    method: 'POST' | 'DELETE',
+    path: string,
+    content: { body?: BodyInit; contentType?: string; headers?: Record<string, string> },
+    signal: AbortSignal,
+  ): Promise<Response> {
     const { breaker } = this.options;
     const permit = breaker.acquire();
     if (!permit.allowed) {
@@ -93,15 +154,18 @@ export class OriginClient {
         Math.max(1, Math.ceil(permit.retryAfterMs / 1000)),
       );
     }
-    const started = performance.now();
     let res: Response;
     try {
       const url = new URL(path, this.options.baseUrl);
       const init: RequestInit = {
-        method: 'POST',
-        headers: { 'content-type': contentType, authorization: `Bearer ${this.options.secret}` },
-        body,
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        method,
+        headers: {
+          ...content.headers,
+          ...(content.contentType === undefined ? {} : { 'content-type': content.contentType }),
+          authorization: `Bearer ${this.options.secret}`,
+        },
+        ...(content.body === undefined ? {} : { body: content.body }),
+        signal,
       };
       res = await (this.options.binding ? this.options.binding.fetch(new Request(url, init)) : fetch(url, init));
     } catch (err) {
@@ -113,28 +177,22 @@ export class OriginClient {
           `no answer within ${this.options.timeoutMs} ms`,
           RETRY_AFTER_DEFAULT_S,
         );
+
       throw new OriginUnavailableError('network', 'it could not be reached', RETRY_AFTER_DEFAULT_S);
     }
-    if (res.ok) {
-      let parsed: unknown;
-      try {
-        parsed = await res.json();
-      } catch {
-        breaker.failure();
-        throw new OriginUnavailableError(
-          'server_error',
-          'it answered something that is not JSON',
-          RETRY_AFTER_DEFAULT_S,
-        );
-      }
-      breaker.success();
-      return { body: parsed, serverTiming: res.headers.get('server-timing'), ms: performance.now() - started };
-    }
+    if (res.ok) return res;
     const err = await errorBody(res);
     if (res.status === 429) {
-      // Alive but its queue is full: not a breaker failure, but the edge may take the request.
+      // Alive but its queue (or token budget) is full: not a breaker failure, but the edge may take the request.
       breaker.success();
-      throw new OriginUnavailableError('overloaded', 'its queue is full', retryAfter(res, 1));
+      const wait = retryAfter(res, 1);
+      throw new OriginUnavailableError('overloaded', 'its queue is full', wait, {
+        // The caller's own answer when the edge cannot take it: the origin's 429, saying which budget and when.
+        refusal:
+          err?.code !== 'token_budget_exceeded'
+            ? undefined
+            : new ServiceError(429, err.code, err.message, { headers: { 'Retry-After': String(wait) } }),
+      });
     }
     if (PASSED_THROUGH.has(res.status) && err !== undefined) {
       breaker.success();

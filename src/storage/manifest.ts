@@ -13,6 +13,7 @@ export const TASKS = [
   'voice-activity-detection',
   'tabular-classification',
   'feature-extraction',
+  'text-generation',
 ] as const;
 export type TaskName = (typeof TASKS)[number];
 

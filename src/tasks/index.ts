@@ -8,6 +8,7 @@ import { questionAnswering } from './question-answering.js';
 import { tabularClassification } from './tabular-classification.js';
 import type { TaskModule } from './task.js';
 import { textClassification } from './text-classification.js';
+import { textGeneration } from './text-generation.js';
 import { tokenClassification } from './token-classification.js';
 import { voiceActivityDetection } from './voice-activity-detection.js';
 import { zeroShotClassification } from './zero-shot-classification.js';
@@ -23,6 +24,7 @@ const TASK_MODULES: Partial<Record<TaskName, TaskModule<unknown, unknown>>> = {
   'tabular-classification': tabularClassification,
   'voice-activity-detection': voiceActivityDetection,
   'feature-extraction': featureExtraction,
+  'text-generation': textGeneration,
 };
 
 /** The module for a task, or undefined when this build serves it only through raw KServe tensors. */

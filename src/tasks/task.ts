@@ -40,6 +40,8 @@ export interface TaskModule<Parsed, Output> {
   parse(body: RequestBody, manifest: Manifest, limits: RequestLimits, context?: TaskContext): Promise<Parsed> | Parsed;
   /** Sizes used by placement and limits. */
   size(parsed: Parsed): RequestSize;
+  /** Whether the answer may be cached at all (false: a sampled generation without a seed). Default true. */
+  cacheable?(parsed: Parsed): boolean;
   /** A canonical, JSON-serialisable form of the input for the result-cache key. */
   cacheKeyInput(parsed: Parsed): unknown;
   /** Builds the model's feeds. */
