@@ -3,12 +3,15 @@
  * and onnxruntime-node reference outputs to the workerd tests (which cannot read files or import .onnx).
  */
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { readBuiltModels } from '../scripts/model-store.js';
 import { synthesiseAudio } from './support/audio.js';
 import { computeByo } from './support/byo.js';
 import { faceFixtures } from './support/faces.js';
+import { computeHfGeneration, publishHfGeneration } from './support/hf-generation.js';
 import { computeHfText } from './support/hf-text.js';
 import { posSentences } from './support/pos.js';
 import { computeHfVision } from './support/hf-vision.js';
@@ -30,6 +33,15 @@ export default async function setup(project: TestProject): Promise<void> {
   project.provide('audio', synthesiseAudio());
   project.provide('byo', await computeByo());
   project.provide('hfText', await computeHfText());
+  const generationRoot = mkdtempSync(join(tmpdir(), 'hf-generation-published-'));
+  try {
+    project.provide('hfGeneration', {
+      references: await computeHfGeneration(),
+      models: await publishHfGeneration(generationRoot),
+    });
+  } finally {
+    rmSync(generationRoot, { recursive: true, force: true });
+  }
   project.provide('posSentences', posSentences());
   project.provide('hfVision', await computeHfVision());
   project.provide('faces', await faceFixtures());

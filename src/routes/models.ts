@@ -4,6 +4,7 @@ import type { Env as HonoEnv } from 'hono';
 import { TASKS, type Manifest } from '../storage/manifest.js';
 import { parseModelRef } from '../storage/registry.js';
 import { createRouter, errorResponses, KEY_SECURITY, RateLimitHeaders } from './http.js';
+import { generationLimits } from '../tasks/text-generation.js';
 import { ModelRefParam } from './predict.js';
 import type { Serving } from './serving.js';
 
@@ -29,6 +30,13 @@ export const ModelCardSchema = z
     edge_limits: z.record(z.string(), z.number()),
     metrics: z.record(z.string(), z.union([z.number(), z.string(), z.record(z.string(), z.number())])),
     created_at: z.string().optional(),
+    generation: z
+      .object({
+        context_length: z.number().int().openapi({ description: 'Tokens a request may hold: prompt + max_tokens.' }),
+        default_max_tokens: z.number().int().openapi({ description: 'New tokens when a request names no max_tokens.' }),
+      })
+      .optional()
+      .openapi({ description: 'text-generation models: the limits a request is sized by.' }),
   })
   .openapi('ModelCard');
 export type ModelCard = z.infer<typeof ModelCardSchema>;
@@ -62,6 +70,7 @@ export function modelCard(m: Manifest): ModelCard {
     metrics: m.metrics,
   };
   if (m.labels !== undefined) card.labels = m.labels;
+  if (m.task === 'text-generation') card.generation = generationLimits(m);
   if (m.created_at !== undefined) card.created_at = m.created_at;
   return card;
 }

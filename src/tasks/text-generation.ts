@@ -195,6 +195,7 @@ export class Generation {
   private readonly eos: ReadonlySet<number>;
   private released = '';
   private finished: FinishReason | undefined;
+  private promptText: string | undefined;
 
   constructor(
     readonly plan: GenerationPlan,
@@ -255,12 +256,18 @@ export class Generation {
     return { token, text, finish: reason };
   }
 
+  /**
+   * The completion's text as Hugging Face's pipelines cut it: the decode of prompt + completion, less the prompt's
+   * decode (decoding the completion alone would drop a SentencePiece word's leading space). No clean-up of
+   * tokenization spaces: it rewrites text before the newest token, and streamed pieces must only grow.
+   */
   private decode(ids: readonly number[]): string {
-    // No clean-up of tokenization spaces: it rewrites text before the newest token, and streamed pieces must only grow.
-    return this.tokenizer.tokenizer.decode([...ids], {
-      skip_special_tokens: true,
-      clean_up_tokenization_spaces: false,
-    });
+    const options = { skip_special_tokens: true, clean_up_tokenization_spaces: false };
+    this.promptText ??= this.tokenizer.tokenizer.decode(this.plan.promptIds, options);
+    const full = this.tokenizer.tokenizer.decode([...this.plan.promptIds, ...ids], options);
+    return full.startsWith(this.promptText)
+      ? full.slice(this.promptText.length)
+      : this.tokenizer.tokenizer.decode([...ids], options);
   }
 
   /** How much of `full` is final: not a half character (U+FFFD from a partial byte sequence), not a stop's start. */

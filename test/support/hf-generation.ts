@@ -13,6 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeTinyGpt2Folder } from '../../models/hf-tiny/gpt2.js';
 import { LLAMA_MODEL_FILE, writeTinyLlamaFolder } from '../../models/hf-tiny/llama.js';
+import { HF_GENERATION_CHAT, HF_GENERATION_PROMPTS, type ChatMessage } from './hf-generation-inputs.js';
+
+export { HF_GENERATION_CHAT, HF_GENERATION_PROMPTS, type ChatMessage };
 
 export const HF_GENERATION_VERSION = '1.0.0';
 
@@ -26,25 +29,6 @@ export const HF_GENERATION_MODELS = {
 } as const satisfies Record<string, { write: (dir: string) => string; modelFile: string }>;
 
 export type HfGenerationModelId = keyof typeof HF_GENERATION_MODELS;
-
-/** Prompts for both models: plain, longer, non-ASCII (accents, a dash, an emoji: byte-level and byte-fallback paths), multi-line. */
-export const HF_GENERATION_PROMPTS = [
-  'The food was',
-  'I bought this phone because the battery',
-  'Café crème, naïve façade — 😀 and',
-  'First line.\nSecond line:',
-] as const;
-
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
-
-/** A conversation for the Llama folder's chat template (system + user, generation prompt added). */
-export const HF_GENERATION_CHAT: readonly ChatMessage[] = [
-  { role: 'system', content: 'You are a terse critic.' },
-  { role: 'user', content: 'Was the soup good?' },
-];
 
 /** One greedy generation, as the pipeline ran it. */
 export interface GenerationCaseRef {

@@ -1,4 +1,5 @@
 /** @module What the Node-side global setup hands the workerd tests (`provide`/`inject`): plain, JSON-friendly data. */
+import type { HfGenerationReferences, PublishedGeneration } from './hf-generation.js';
 
 export interface StoredModel {
   id: string;
@@ -245,6 +246,8 @@ export interface HfTextReferences {
 declare module 'vitest' {
   export interface ProvidedContext {
     hfText: HfTextReferences;
+    /** The tiny decoders published by the CLI and transformers.js's greedy answers (test/support/hf-generation.ts). */
+    hfGeneration: { references: HfGenerationReferences; models: PublishedGeneration[] };
   }
 }
 
