@@ -66,7 +66,7 @@ describe('the openai client', () => {
     const res = await openai().chat.completions.create({
       model: 'tiny-llama',
       messages: HF_GENERATION_CHAT.map((m) => ({ ...m })),
-      max_tokens: refs.maxNewTokens,
+      max_completion_tokens: refs.maxNewTokens,
       temperature: 0,
     });
     expect(res.object).toBe('chat.completion');
@@ -80,13 +80,13 @@ describe('the openai client', () => {
     const plain = await openai().chat.completions.create({
       model: 'tiny-llama',
       messages,
-      max_tokens: 24,
+      max_completion_tokens: 24,
       temperature: 0,
     });
     const stream = await openai().chat.completions.create({
       model: 'tiny-llama',
       messages,
-      max_tokens: 24,
+      max_completion_tokens: 24,
       temperature: 0,
       stream: true,
       stream_options: { include_usage: true },
@@ -148,8 +148,8 @@ describe('the openai client', () => {
     let chunks = 0;
     let runsAtAbort = 0;
     try {
-      for await (const _chunk of stream) {
-        chunks += 1;
+      for await (const chunk of stream) {
+        chunks += chunk.choices.length;
         if (chunks === 3) {
           runsAtAbort = runtimeInfo().runs;
           controller.abort();
