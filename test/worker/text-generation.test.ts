@@ -13,7 +13,7 @@ import { runtimeInfo } from '../../src/inference/runtime.js';
 import { r2Keys } from '../../src/storage/manifest.js';
 import { HF_GENERATION_CHAT, HF_GENERATION_PROMPTS } from '../support/hf-generation-inputs.js';
 import { call, ensureKeys, json, postJson, secretOf, type ErrorJson } from './client.js';
-import { base64Bytes } from './seed.js';
+import { base64Bytes, seedModels } from './seed.js';
 
 const { references: refs, models } = inject('hfGeneration');
 
@@ -281,5 +281,47 @@ describe('refusals', () => {
     });
     expect(image.status).toBe(422);
     expect((await json<ErrorJson>(image)).error.message).toMatch(/only text parts/);
+  });
+});
+
+describe('brown-gpt-en, the decoder trained here, at the edge and through the origin', () => {
+  const origin = inject('origin');
+  const live = { ...env, ORIGIN_URL: origin.url, ORIGIN_SECRET: origin.secret } as Env;
+  const body = {
+    inputs: 'The jury said that the city',
+    parameters: { max_new_tokens: 40, do_sample: false },
+    stream: true,
+  };
+
+  /** The native route's SSE: the text pieces and the done event. */
+  async function streamed(res: Response): Promise<{ text: string; pieces: number; done: { finish_reason: string } }> {
+    const events = (await res.text())
+      .split('\n')
+      .filter((l) => l.startsWith('data: '))
+      .map((l) => JSON.parse(l.slice(6)) as { type: string; text: string; finish_reason: string });
+    const texts = events.filter((e) => e.type === 'text');
+    const done = events.at(-1);
+    if (done?.type !== 'done') throw new Error('no done event');
+    return { text: texts.map((e) => e.text).join(''), pieces: texts.length, done };
+  }
+
+  it('streams the same greedy English from the edge and from the origin (continuous batching), through the edge', async () => {
+    await seedModels();
+    const edge = await postJson('/v1/models/brown-gpt-en/generate', body, { 'cache-control': 'no-store' }, live);
+    expect(edge.headers.get('x-placement')).toBe('edge');
+    const remote = await postJson(
+      '/v1/models/brown-gpt-en/generate',
+      body,
+      { 'cache-control': 'no-store', 'x-placement': 'origin' },
+      live,
+    );
+    expect(remote.status).toBe(200);
+    expect(remote.headers.get('x-placement')).toBe('origin');
+    const [a, b] = [await streamed(edge), await streamed(remote)];
+    expect(b.pieces).toBeGreaterThan(3);
+    expect(b.text).toBe(a.text);
+    expect(b.done.finish_reason).toBe('length');
+    // English-looking: mostly letters and spaces.
+    expect((a.text.match(/[a-z ]/gi) ?? []).length / a.text.length).toBeGreaterThan(0.8);
   });
 });
