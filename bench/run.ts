@@ -3,13 +3,14 @@ import { cpus, loadavg } from 'node:os';
 import { benchAudio } from './audio.js';
 import { benchEdge } from './edge.js';
 import { benchFaces } from './faces.js';
+import { benchGeneration } from './generation.js';
 import { writeResults } from './harness.js';
 import { benchHf } from './hf.js';
 import { benchJobs } from './jobs.js';
 import { benchOrigin, printOrigin } from './origin.js';
 import { benchZoo } from './zoo.js';
 
-// One section can be run alone: `npm run bench -- edge` (names: edge, zoo, faces, audio, hf, origin, jobs).
+// One section can be run alone: `npm run bench -- edge` (names: edge, zoo, faces, audio, hf, origin, jobs, generation).
 const only = new Set(process.argv.slice(2));
 const want = (name: string): boolean => only.size === 0 || only.has(name);
 
@@ -30,5 +31,6 @@ if (want('origin')) {
   const origin = await benchOrigin();
   results['origin'] = { tables: printOrigin(origin), raw: origin };
 }
+if (want('generation')) results['generation'] = await benchGeneration();
 // A partial run is filed under its sections' names, so bench-latest.json always holds a whole run.
 console.log(`\nwritten: ${writeResults(only.size === 0 ? 'bench' : `bench-${[...only].sort().join('-')}`, results)}`);
