@@ -203,7 +203,11 @@ describe('a Hugging Face folder', () => {
         (d) => writeFileSync(join(d, 'tokenizer_config.json'), '[1, 2]'),
         /tokenizer_config\.json must hold a JSON object/,
       ],
-      ['no-onnx', (d) => unlinkSync(join(d, 'model.onnx')), /no model\.onnx \(or onnx\/model\.onnx\)/],
+      [
+        'no-onnx',
+        (d) => unlinkSync(join(d, 'model.onnx')),
+        /no model\.onnx \(or onnx\/model\.onnx, decoder_model_merged\.onnx\) beside config\.json/,
+      ],
       ['not-nli', () => undefined, /label2id names "entailment"/, 'zero-shot-classification'],
       ['not-qa', () => undefined, /question-answering models answer start_logits/, 'question-answering'],
     ];
