@@ -73,6 +73,12 @@ const MAX_INT8_BPC_LOSS = 0.02;
  * distribution would depend on the other rows batched with it (origin batching, left padding). It is measured anyway.
  */
 const SERVABLE_INT8 = 'qdq';
+/**
+ * The edge's CPU per generation request: a Worker isolate runs one request's JavaScript at a time, so a long decode
+ * loop delays every other request on it. `edge_limits` are what fits in this at the measured onnxruntime-web step
+ * time (workerd ran about 1.4× that in `npm run bench -- generation`); longer requests go to the origin.
+ */
+const EDGE_CPU_BUDGET_MS = 50;
 
 const GENERATION_DEFAULTS = { do_sample: true, temperature: 0.8, top_k: 40, max_new_tokens: 200 } as const;
 
@@ -163,23 +169,37 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
   if (ref === undefined) throw new Error('fp32 not measured');
   const int8 = variants.find((v) => v.method === SERVABLE_INT8);
   const int8Bits = measured.get(SERVABLE_INT8)?.bpc;
-  const useInt8 = int8 !== undefined && int8Bits !== undefined && int8Bits <= ref.bpc + MAX_INT8_BPC_LOSS;
+  const int8Measured = measured.get(SERVABLE_INT8);
+  const int8Close = int8 !== undefined && int8Bits !== undefined && int8Bits <= ref.bpc + MAX_INT8_BPC_LOSS;
+  // The edge decodes one token per run at batch 1, where onnxruntime-web's WASM kernels dequantize every weight on
+  // each run: int8 serves only if that is no slower than fp32 there (as vad-silero and blazeface ship fp32).
+  const int8Fast = int8Measured !== undefined && int8Measured.web <= ref.web;
+  const useInt8 = int8Close && int8Fast;
   const fp32Variant = variants.find((v) => v.method === 'fp32');
   if (fp32Variant === undefined) throw new Error('fp32 variant missing');
-  const served: Variant = useInt8 ? int8 : fp32Variant;
+  const served: Variant = useInt8 && int8 !== undefined ? int8 : fp32Variant;
   const servedBits = measured.get(served.method);
   if (servedBits === undefined) throw new Error('served variant not measured');
+  const notDynamic =
+    "dynamic is not eligible: its per-run activation scale would make a row's next token depend on the rows batched with it";
   const quantization: Manifest['quantization'] = useInt8
     ? {
         type: 'int8',
         method: SERVABLE_INT8,
-        reason: `int8 weight-only (${SERVABLE_INT8}) kept held-out bits/char within ${MAX_INT8_BPC_LOSS} of fp32 (${ref.bpc.toFixed(4)} → ${servedBits.bpc.toFixed(4)}) at about a quarter of the bytes; dynamic is not eligible: its per-run activation scale would make a row's next token depend on the rows batched with it`,
+        reason: `int8 weight-only (${SERVABLE_INT8}) kept held-out bits/char within ${MAX_INT8_BPC_LOSS} of fp32 (${ref.bpc.toFixed(4)} → ${servedBits.bpc.toFixed(4)}) at about a quarter of the bytes; ${notDynamic}`,
       }
     : {
         type: 'fp32',
         method: 'none',
-        reason: `int8 weight-only (${SERVABLE_INT8}) lost more than ${MAX_INT8_BPC_LOSS} bits/char (${ref.bpc.toFixed(4)} → ${(int8Bits ?? Number.NaN).toFixed(4)})`,
+        reason: int8Close
+          ? `int8 weight-only (${SERVABLE_INT8}) kept held-out bits/char within ${MAX_INT8_BPC_LOSS} of fp32 (${ref.bpc.toFixed(4)} → ${(int8Bits ?? Number.NaN).toFixed(4)}) but its onnxruntime-web decode step is slower (${(int8Measured?.web ?? Number.NaN).toFixed(3)} vs ${ref.web.toFixed(3)} ms: the WASM kernels dequantize the weights on every run), and the edge decodes at batch 1; ${notDynamic}`
+          : `int8 weight-only (${SERVABLE_INT8}) lost more than ${MAX_INT8_BPC_LOSS} bits/char (${ref.bpc.toFixed(4)} → ${(int8Bits ?? Number.NaN).toFixed(4)}); ${notDynamic}`,
       };
+  // What fits the edge's CPU budget at the served variant's measured step time (see EDGE_CPU_BUDGET_MS): prompt and
+  // new tokens, summed over a task-API request's prompts (they decode one after another there).
+  const edgeLimits: Manifest['edge_limits'] = {
+    max_tokens: Math.max(1, Math.floor(EDGE_CPU_BUDGET_MS / servedBits.web)),
+  };
 
   // The folder is a Hugging Face export: model.onnx plus its companions (every variant kept for benchmarks).
   const written = new Map(variants.map((v) => [v.file, writeArtifact(ctx.outDir, v.file, v.bytes)]));
@@ -238,6 +258,7 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
     p50_ms_decode_step_web: Object.fromEntries([...measured].map(([k, v]) => [k, round(v.web)])),
     p50_ms_decode_step_node: Object.fromEntries([...measured].map(([k, v]) => [k, round(v.node)])),
     edge_latency_ms_p50: round(servedBits.web),
+    edge_cpu_budget_ms: EDGE_CPU_BUDGET_MS,
     edge_latency_measured:
       'p50 of session.run for one decode step after a 64-token cache, batch 1, onnxruntime-web 1.30 WASM SIMD with 1 thread in Node',
     build_seconds: round((performance.now() - t0) / 1000, 1),
@@ -264,7 +285,7 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
     postprocess: parts.postprocess,
     quantization,
     placement: 'auto',
-    edge_limits: {},
+    edge_limits: edgeLimits,
     metrics,
   });
   ctx.log(

@@ -13,7 +13,7 @@ import { runtimeInfo } from '../../src/inference/runtime.js';
 import { r2Keys } from '../../src/storage/manifest.js';
 import { HF_GENERATION_CHAT, HF_GENERATION_PROMPTS } from '../support/hf-generation-inputs.js';
 import { call, ensureKeys, json, postJson, secretOf, type ErrorJson } from './client.js';
-import { base64Bytes, seedModels } from './seed.js';
+import { base64Bytes, builtManifest, seedModels } from './seed.js';
 
 const { references: refs, models } = inject('hfGeneration');
 
@@ -323,5 +323,32 @@ describe('brown-gpt-en, the decoder trained here, at the edge and through the or
     expect(b.done.finish_reason).toBe('length');
     // English-looking: mostly letters and spaces.
     expect((a.text.match(/[a-z ]/gi) ?? []).length / a.text.length).toBeGreaterThan(0.8);
+  });
+
+  it('sends a request over its measured edge_limits.max_tokens to the origin, and runs it at the edge when there is none', async () => {
+    await seedModels();
+    const limit = (builtManifest('brown-gpt-en')['edge_limits'] as { max_tokens?: number }).max_tokens;
+    if (limit === undefined) throw new Error('brown-gpt-en states no edge_limits.max_tokens');
+    // The task API sums prompt and new tokens over its prompts: enough 40-token generations to pass the limit.
+    const prompt = 'The jury said that the city';
+    const per = prompt.length + 40;
+    const inputs = Array.from({ length: Math.floor(limit / per) + 1 }, (_, i) =>
+      `${prompt} ${'and '.repeat(i)}`.trim(),
+    );
+    const request = { inputs, parameters: { max_new_tokens: 40, do_sample: false, return_full_text: false } };
+    const remote = await postJson('/v1/models/brown-gpt-en/predict', request, { 'cache-control': 'no-store' }, live);
+    expect(remote.status).toBe(200);
+    expect(remote.headers.get('x-placement')).toBe('origin');
+    expect(remote.headers.get('x-placement-reason')).toMatch(/over the edge limits \(tokens \d+ > max_tokens \d+\)/);
+    const alone = await postJson('/v1/models/brown-gpt-en/predict', request, { 'cache-control': 'no-store' });
+    expect(alone.status).toBe(200);
+    expect(alone.headers.get('x-placement')).toBe('edge');
+    expect(alone.headers.get('x-placement-reason')).toMatch(/no origin is configured/);
+    const [a, b] = [
+      await json<{ generated_text: string }[][]>(alone),
+      await json<{ generated_text: string }[][]>(remote),
+    ];
+    expect(b).toHaveLength(inputs.length);
+    expect(b).toEqual(a);
   });
 });
