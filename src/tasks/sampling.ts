@@ -1,10 +1,10 @@
 /**
  * @module Next-token choice from a row of logits, in Hugging Face's processor order: logit bias, repetition penalty
  * (CTRL-style, over prompt and completion), OpenAI's frequency/presence penalties (over the completion), then greedy
- * argmax — or temperature, top-k, top-p and a draw from a seeded xoroshiro128+ (pure-rand), so the same `seed` gives
- * the same answer on the edge and the origin. The arithmetic is in float64 over the model's float32 logits.
+ * argmax — or temperature, top-k, top-p and a draw from a seeded Mersenne Twister (pure-rand's MT19937), so the same
+ * `seed` gives the same answer on the edge and the origin. The arithmetic is in float64 over the model's float32 logits.
  */
-import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import { mersenne } from 'pure-rand/generator/mersenne';
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import type { RandomGenerator } from 'pure-rand/types/RandomGenerator';
 
@@ -25,8 +25,12 @@ export interface SamplingParams {
 
 export type Rng = RandomGenerator;
 
+/**
+ * MT19937, whose initialisation spreads any seed over its whole state. Not xoroshiro128+: seeded straight from a
+ * small integer (callers send 1, 2, 42…) its first draws sit near 1, which picks from the tail of the distribution.
+ */
 export function seededRng(seed: number): Rng {
-  return xoroshiro128plus(seed | 0);
+  return mersenne(seed | 0);
 }
 
 /** A fresh seed for unseeded sampling: the answer is not reproducible, and is never cached. */

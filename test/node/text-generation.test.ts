@@ -305,6 +305,24 @@ describe('sampling', () => {
     );
   });
 
+  it('the first draw of consecutive small seeds follows the softmax', () => {
+    // Callers send seeds like 1, 2, 3: each request's first token must be a fair draw, not one from the tail.
+    const logits = Float32Array.from([2, 1, 0, -1]);
+    const weights = Array.from(logits, (v) => Math.exp(v));
+    const total = weights.reduce((a, b) => a + b, 0);
+    const n = 1000;
+    const counts = [0, 0, 0, 0];
+    for (let seed = 0; seed < n; seed++) {
+      const id = chooseToken(logits, base, [], [], seededRng(seed));
+      counts[id] = (counts[id] ?? 0) + 1;
+    }
+    weights.forEach((w, id) => {
+      const p = w / total;
+      // Five binomial standard deviations: a fair generator fails this about once in 10^6 runs.
+      expect(Math.abs((counts[id] ?? 0) / n - p), `token ${id}`).toBeLessThan(5 * Math.sqrt((p * (1 - p)) / n));
+    });
+  });
+
   it('temperature 0 is argmax; a repetition penalty lowers a seen token', () => {
     const logits = Float32Array.from([1, 3, 2]);
     expect(chooseToken(logits, { ...base, temperature: 0 }, [], [], seededRng(1))).toBe(1);
