@@ -22,6 +22,7 @@ import { OriginUnavailableError, originClient, type OriginClient } from '../rout
 import { decidePlacement, type PlacementHeader } from '../routing/placement.js';
 import type { Manifest } from '../storage/manifest.js';
 import { resultCacheKey } from '../storage/result-cache.js';
+import { SAMPLER } from '../tasks/sampling.js';
 import {
   generate,
   generationTokenizer,
@@ -56,7 +57,7 @@ type CachedGeneration = z.infer<typeof CachedGenerationSchema>;
 /** What addresses a reproducible answer: the plan, without the seed when decoding is greedy (it plays no part). */
 function cacheInput(plan: GenerationPlan): unknown {
   const { seed, reproducible, ...rest } = plan;
-  return plan.temperature === 0 ? { ...rest, reproducible } : { ...rest, reproducible, seed };
+  return plan.temperature === 0 ? { ...rest, reproducible } : { ...rest, reproducible, seed, sampler: SAMPLER };
 }
 
 function* replay(cached: CachedGeneration): Generator<GenerationEvent> {

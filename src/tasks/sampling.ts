@@ -26,6 +26,12 @@ export interface SamplingParams {
 export type Rng = RandomGenerator;
 
 /**
+ * Names the generator and the draw: part of a seeded answer's cache key, so a change to either (a new generator, a
+ * different order of the processors) never replays answers the old code drew.
+ */
+export const SAMPLER = 'mt19937/1';
+
+/**
  * MT19937, whose initialisation spreads any seed over its whole state. Not xoroshiro128+: seeded straight from a
  * small integer (callers send 1, 2, 42…) its first draws sit near 1, which picks from the tail of the distribution.
  */

@@ -12,7 +12,7 @@ import { ServiceError, describeIssues, invalidInput } from '../lib/errors.js';
 import type { Manifest } from '../storage/manifest.js';
 import { hfTokenizerConfig, loadTokenizer, type LoadedTokenizer } from './hf-tokenizer.js';
 import { decoderConfig, emptyBatch, runStep, type DecoderConfig } from './kv-cache.js';
-import { chooseToken, randomSeed, seededRng, type Rng, type SamplingParams } from './sampling.js';
+import { chooseToken, randomSeed, SAMPLER, seededRng, type Rng, type SamplingParams } from './sampling.js';
 import type { RequestBody, RequestLimits, TaskContext, TaskModule } from './task.js';
 import type { ModelRunner } from './tensor.js';
 
@@ -428,7 +428,7 @@ export const textGeneration: TaskModule<TextGenerationInput, GeneratedText[] | G
 
   cacheable: (p) => p.plans.every((plan) => plan.reproducible),
 
-  cacheKeyInput: (p) => ({ plans: p.plans, full: p.returnFullText }),
+  cacheKeyInput: (p) => ({ plans: p.plans, full: p.returnFullText, sampler: SAMPLER }),
 
   preprocess() {
     throw new Error('text-generation runs through execute');
