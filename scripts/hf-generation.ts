@@ -7,10 +7,57 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TensorSpec } from '../src/storage/manifest.js';
+import type { Manifest, TensorSpec } from '../src/storage/manifest.js';
 import { prepareTokenizer } from '../src/tasks/hf-tokenizer.js';
 import { DecoderConfigSchema, type DecoderConfig } from '../src/tasks/kv-cache.js';
-import type { TensorData } from '../src/tasks/tensor.js';
+import type { Feeds, TensorData } from '../src/tasks/tensor.js';
+
+/**
+ * The edge's CPU per generation request: a Worker isolate runs one request's JavaScript at a time, so a long decode
+ * loop delays every other request on it. Tokens beyond what fits at the measured onnxruntime-web step time (workerd ran
+ * about 1.3× that in `npm run bench -- generation`) go to the origin.
+ */
+export const EDGE_CPU_BUDGET_MS = 50;
+/**
+ * Of an isolate's 128 MB, what one decoder may hold: its bytes twice (the fetched file and the session's weights in
+ * the WASM heap) and one sequence's KV cache four times over (past in, present out, each in JS and in the heap).
+ */
+export const EDGE_MEMORY_BUDGET_BYTES = 64 * 1024 * 1024;
+
+/**
+ * `edge_limits` from a decoder's measured step time and its size: `max_tokens` (prompt + new tokens, summed over a
+ * task-API request's prompts, which decode one after another at the edge) is what both budgets allow;
+ * `max_model_bytes` keeps a decoder too big for the memory budget off the edge altogether (a hard limit).
+ */
+export function decoderEdgeLimits(config: DecoderConfig, modelBytes: number, stepMs: number): Manifest['edge_limits'] {
+  const kvBytesPerToken = config.layers * 2 * config.kv_heads * config.head_dim * 4;
+  const memoryTokens = Math.floor((EDGE_MEMORY_BUDGET_BYTES - 2 * modelBytes) / (4 * kvBytesPerToken));
+  const cpuTokens = Math.floor(EDGE_CPU_BUDGET_MS / Math.max(stepMs, 1e-3));
+  return {
+    max_model_bytes: Math.floor(EDGE_MEMORY_BUDGET_BYTES / 2),
+    max_tokens: Math.max(1, Math.min(cpuTokens, memoryTokens)),
+  };
+}
+
+/** One decode step after `past` cached tokens, batch 1 (the shape generation runs most): for step-time figures. */
+export function decodeStepFeeds(config: DecoderConfig, past = Math.min(64, config.context_length - 1)): Feeds {
+  const feeds: Feeds = {
+    input_ids: { type: 'int64', dims: [1, 1], data: BigInt64Array.from([1n]) },
+    attention_mask: { type: 'int64', dims: [1, past + 1], data: new BigInt64Array(past + 1).fill(1n) },
+  };
+  if (config.position_ids)
+    feeds['position_ids'] = { type: 'int64', dims: [1, 1], data: BigInt64Array.from([BigInt(past)]) };
+  if (config.use_cache_branch) feeds['use_cache_branch'] = { type: 'bool', dims: [1], data: [true] };
+  const kv = Float32Array.from({ length: config.kv_heads * past * config.head_dim }, (_, j) => Math.sin(j) * 0.1);
+  for (let l = 0; l < config.layers; l++)
+    for (const part of ['key', 'value'])
+      feeds[`past_key_values.${l}.${part}`] = {
+        type: 'float32',
+        dims: [1, config.kv_heads, past, config.head_dim],
+        data: kv,
+      };
+  return feeds;
+}
 
 /** Files a text-generation manifest ships beside model.onnx, when the folder has them. */
 const COMPANIONS = [

@@ -23,7 +23,7 @@ import {
   type TaskName,
   type TensorSpec,
 } from '../src/storage/manifest.js';
-import { webSession } from '../models/lib/ort-eval.js';
+import { p50Latency, webSession } from '../models/lib/ort-eval.js';
 import {
   inferTask,
   isHfFolder,
@@ -34,7 +34,13 @@ import {
   type CheckRun,
   type HfFolder,
 } from './hf-folder.js';
-import { generationParts, type DecoderCheckRun } from './hf-generation.js';
+import {
+  decodeStepFeeds,
+  decoderEdgeLimits,
+  EDGE_CPU_BUDGET_MS,
+  generationParts,
+  type DecoderCheckRun,
+} from './hf-generation.js';
 import { visionParts } from './hf-vision.js';
 import { localProxy } from './local-state.js';
 
@@ -175,6 +181,7 @@ export async function preparePublish(path: string, options: PublishOptions): Pro
     let preprocess: Record<string, unknown> = {};
     let postprocess: Record<string, unknown> = {};
     let labels = options.labels;
+    let stepMs: number | undefined;
     let edgeLimits: ManifestInput['edge_limits'] =
       task === 'feature-extraction' ? { max_tokens: 4096, max_batch: 64 } : {};
     if (textFolder !== undefined && isHfTextTask(task)) {
@@ -224,6 +231,14 @@ export async function preparePublish(path: string, options: PublishOptions): Pro
       for (const name of parts.files) files.push({ name, bytes: new Uint8Array(readFileSync(join(path, name))) });
       preprocess = parts.preprocess;
       postprocess = parts.postprocess;
+      // The edge limits come from this machine's measurement of one decode step in onnxruntime-web (1 thread).
+      stepMs = await p50Latency(modelBytes, decodeStepFeeds(parts.postprocess), {
+        runtime: 'web',
+        warmup: 10,
+        iterations: 50,
+      });
+      edgeLimits = decoderEdgeLimits(parts.postprocess, modelBytes.byteLength, stepMs);
+      log(`decode step ${stepMs.toFixed(3)} ms in onnxruntime-web → edge_limits ${JSON.stringify(edgeLimits)}`);
     } else if (hf !== undefined && (task === 'image-classification' || task === 'object-detection')) {
       const parts = visionParts(task, path, hf.rawConfig);
       checkVisionGraph(task, inputs, outputs, parts.labels.length);
@@ -262,7 +277,12 @@ export async function preparePublish(path: string, options: PublishOptions): Pro
         : { type: 'fp32', method: 'none', reason: 'published as is' },
       placement: options.placement ?? 'auto',
       edge_limits: edgeLimits,
-      metrics: { onnxruntime_web_load_ms: Number(loadMs.toFixed(1)) },
+      metrics: {
+        onnxruntime_web_load_ms: Number(loadMs.toFixed(1)),
+        ...(stepMs === undefined
+          ? {}
+          : { p50_ms_decode_step_web: Number(stepMs.toFixed(4)), edge_cpu_budget_ms: EDGE_CPU_BUDGET_MS }),
+      },
       created_at: new Date().toISOString(),
     };
     const manifest = ManifestSchema.parse(input);

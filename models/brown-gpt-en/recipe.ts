@@ -7,15 +7,20 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generationParts } from '../../scripts/hf-generation.js';
+import {
+  decodeStepFeeds,
+  decoderEdgeLimits,
+  EDGE_CPU_BUDGET_MS,
+  generationParts,
+} from '../../scripts/hf-generation.js';
 import type { Manifest } from '../../src/storage/manifest.js';
-import type { Feeds } from '../../src/tasks/tensor.js';
+import { DecoderConfigSchema } from '../../src/tasks/kv-cache.js';
 import { p50Latency } from '../lib/ort-eval.js';
 import { validateManifest, writeArtifact, type Recipe, type RecipeContext } from '../lib/recipe.js';
 import { buildVariants, type Variant } from '../lib/variants.js';
 import { dataFiles, fileText, loadTexts, PACKAGE, packageVersion, splitTexts } from './data.js';
 import { decoderBits } from './evaluate.js';
-import { inferenceGraph, IO, parameterCount, type GptConfig } from './gpt.js';
+import { inferenceGraph, parameterCount, type GptConfig } from './gpt.js';
 import { bitsPerChar, fitKneserNey3 } from './ngram.js';
 import {
   buildVocab,
@@ -73,33 +78,9 @@ const MAX_INT8_BPC_LOSS = 0.02;
  * distribution would depend on the other rows batched with it (origin batching, left padding). It is measured anyway.
  */
 const SERVABLE_INT8 = 'qdq';
-/**
- * The edge's CPU per generation request: a Worker isolate runs one request's JavaScript at a time, so a long decode
- * loop delays every other request on it. `edge_limits` are what fits in this at the measured onnxruntime-web step
- * time (workerd ran about 1.4× that in `npm run bench -- generation`); longer requests go to the origin.
- */
-const EDGE_CPU_BUDGET_MS = 50;
-
 const GENERATION_DEFAULTS = { do_sample: true, temperature: 0.8, top_k: 40, max_new_tokens: 200 } as const;
 
 const round = (x: number, digits = 4): number => Number(x.toFixed(digits));
-
-/** A one-token decode step after a 64-token prompt (the shape generation runs most), for latency figures. */
-function decodeStepFeeds(c: GptConfig): Feeds {
-  const past = 64;
-  const hd = c.nEmbd / c.nHead;
-  const feeds: Feeds = {
-    [IO.inputIds]: { type: 'int64', dims: [1, 1], data: BigInt64Array.from([5n]) },
-    [IO.attentionMask]: { type: 'int64', dims: [1, past + 1], data: new BigInt64Array(past + 1).fill(1n) },
-    [IO.positionIds]: { type: 'int64', dims: [1, 1], data: BigInt64Array.from([BigInt(past)]) },
-  };
-  for (let i = 0; i < c.nLayer; i++) {
-    const kv = Float32Array.from({ length: c.nHead * past * hd }, (_, j) => Math.sin(j) * 0.1);
-    feeds[IO.pastKey(i)] = { type: 'float32', dims: [1, c.nHead, past, hd], data: kv };
-    feeds[IO.pastValue(i)] = { type: 'float32', dims: [1, c.nHead, past, hd], data: kv };
-  }
-  return feeds;
-}
 
 function configJson(c: GptConfig): Record<string, unknown> {
   return {
@@ -154,7 +135,16 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
     `${ID}@${VERSION}: character-level GPT (${c.nLayer} layers, ${c.nHead} heads, ${c.nEmbd} wide, context ${c.nPositions}) trained on the Brown corpus`,
   );
   const variants = buildVariants(fp32, {}, ctx.log);
-  const one = decodeStepFeeds(c);
+  // The cache layout the graph has (generationParts reads the same from the folder's config.json once it is written).
+  const layout = DecoderConfigSchema.parse({
+    kind: 'decoder',
+    layers: c.nLayer,
+    kv_heads: c.nHead,
+    head_dim: c.nEmbd / c.nHead,
+    vocab_size: c.vocabSize,
+    context_length: c.nPositions,
+  });
+  const one = decodeStepFeeds(layout);
   const measured = new Map<string, { bpc: number; perFile: number[]; web: number; node: number; bytes: number }>();
   for (const v of variants) {
     const bits = await decoderBits(v.bytes, c, heldout, TRAIN.seq);
@@ -195,11 +185,8 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
           ? `int8 weight-only (${SERVABLE_INT8}) kept held-out bits/char within ${MAX_INT8_BPC_LOSS} of fp32 (${ref.bpc.toFixed(4)} → ${(int8Bits ?? Number.NaN).toFixed(4)}) but its onnxruntime-web decode step is slower (${(int8Measured?.web ?? Number.NaN).toFixed(3)} vs ${ref.web.toFixed(3)} ms: the WASM kernels dequantize the weights on every run), and the edge decodes at batch 1; ${notDynamic}`
           : `int8 weight-only (${SERVABLE_INT8}) lost more than ${MAX_INT8_BPC_LOSS} bits/char (${ref.bpc.toFixed(4)} → ${(int8Bits ?? Number.NaN).toFixed(4)}); ${notDynamic}`,
       };
-  // What fits the edge's CPU budget at the served variant's measured step time (see EDGE_CPU_BUDGET_MS): prompt and
-  // new tokens, summed over a task-API request's prompts (they decode one after another there).
-  const edgeLimits: Manifest['edge_limits'] = {
-    max_tokens: Math.max(1, Math.floor(EDGE_CPU_BUDGET_MS / servedBits.web)),
-  };
+  // What fits the edge's CPU and memory budgets at the served variant's measured step time and size.
+  const edgeLimits = decoderEdgeLimits(layout, served.bytes.byteLength, servedBits.web);
 
   // The folder is a Hugging Face export: model.onnx plus its companions (every variant kept for benchmarks).
   const written = new Map(variants.map((v) => [v.file, writeArtifact(ctx.outDir, v.file, v.bytes)]));

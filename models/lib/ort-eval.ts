@@ -75,7 +75,7 @@ function asFeeds(input: EvalInput): Feeds {
 }
 
 type TensorCtor<T> = new (
-  type: 'float32' | 'int64' | 'int32' | 'uint8' | 'int8',
+  type: 'float32' | 'int64' | 'int32' | 'uint8' | 'int8' | 'bool',
   data: Float32Array | BigInt64Array | Int32Array | Uint8Array | Int8Array,
   dims: readonly number[],
 ) => T;
@@ -88,6 +88,13 @@ function tensors<T>(Tensor: TensorCtor<T>, feeds: Feeds): Record<string, T> {
 
 function tensorOf<T>(Tensor: TensorCtor<T>, t: TensorData): T {
   const d = t.data;
+  // Merged decoders' `use_cache_branch`: ORT takes bool tensors as one byte each.
+  if (t.type === 'bool' && Array.isArray(d))
+    return new Tensor(
+      'bool',
+      Uint8Array.from(d as readonly unknown[], (v) => (v === true ? 1 : 0)),
+      t.dims,
+    );
   if (d instanceof Float32Array) return new Tensor('float32', d, t.dims);
   if (d instanceof BigInt64Array) return new Tensor('int64', d, t.dims);
   if (d instanceof Int32Array) return new Tensor('int32', d, t.dims);

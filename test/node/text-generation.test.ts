@@ -12,12 +12,24 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventsOf, GenerationScheduler } from '../../origin/generation-scheduler.js';
 import { createOriginSession, type OriginSession } from '../../origin/runtime.js';
-import { generationParts } from '../../scripts/hf-generation.js';
+import {
+  decoderEdgeLimits,
+  EDGE_CPU_BUDGET_MS,
+  EDGE_MEMORY_BUDGET_BYTES,
+  generationParts,
+} from '../../scripts/hf-generation.js';
+import { decidePlacement } from '../../src/routing/placement.js';
 import { ServiceError } from '../../src/lib/errors.js';
 import { ManifestSchema, type Manifest } from '../../src/storage/manifest.js';
 import { renderChat } from '../../src/tasks/chat-template.js';
 import type { LoadedTokenizer } from '../../src/tasks/hf-tokenizer.js';
-import { decoderConfig, emptyBatch, runStep } from '../../src/tasks/kv-cache.js';
+import {
+  decoderConfig,
+  DecoderConfigSchema,
+  emptyBatch,
+  runStep,
+  type DecoderConfig,
+} from '../../src/tasks/kv-cache.js';
 import { argmax, chooseToken, seededRng, type SamplingParams } from '../../src/tasks/sampling.js';
 import {
   collect,
@@ -333,6 +345,58 @@ describe('sampling', () => {
 });
 
 describe('publishing checks', () => {
+  it.each(['tiny-gpt2', 'tiny-llama'])(
+    '%s: edge_limits come from its decode step measured in onnxruntime-web at publish',
+    (id) => {
+      const { manifest } = model(id);
+      const step = manifest.metrics['p50_ms_decode_step_web'];
+      expect(typeof step === 'number' && step > 0, 'p50_ms_decode_step_web').toBe(true);
+      const limit = manifest.edge_limits.max_tokens ?? 0;
+      // The tokens whose decoding fits the budget, and not one more (memory binds only for large caches).
+      expect(limit * Number(step)).toBeLessThanOrEqual(EDGE_CPU_BUDGET_MS);
+      expect((limit + 1) * Number(step)).toBeGreaterThan(EDGE_CPU_BUDGET_MS);
+      expect(manifest.edge_limits.max_model_bytes).toBe(EDGE_MEMORY_BUDGET_BYTES / 2);
+    },
+  );
+
+  it('keeps a decoder too big for an isolate off the edge, and caps tokens by the KV cache a large model needs', () => {
+    const layout = (layers: number, kvHeads: number, headDim: number): DecoderConfig =>
+      DecoderConfigSchema.parse({
+        kind: 'decoder',
+        layers,
+        kv_heads: kvHeads,
+        head_dim: headDim,
+        vocab_size: 32_000,
+        context_length: 4096,
+      });
+    const base = model('tiny-llama').manifest;
+    const withModel = (bytes: number, limits: Manifest['edge_limits']): Manifest => ({
+      ...base,
+      edge_limits: limits,
+      files: base.files.map((f) => (f.name === base.model_file ? { ...f, bytes } : f)),
+    });
+    // A 7B-parameter Llama in fp16 (13.5 GB): never at the edge, even with no origin to go to.
+    const big = 13_476_000_000;
+    const huge = decidePlacement({
+      manifest: withModel(big, decoderEdgeLimits(layout(32, 32, 128), big, 20)),
+      size: { batch: 1, tokens: 16 },
+      originConfigured: false,
+    });
+    expect(huge.target).toBe('origin');
+    expect(huge.edgeFallback).toBe(false);
+    expect(huge.exceeded.join()).toMatch(/model bytes 13476000000 > max_model_bytes/);
+    // 30 MB of weights leave 4 MiB for a cache of 32 layers × 8 KV heads × 128 (4 × 256 KiB a token): 4 tokens.
+    const tight = decoderEdgeLimits(layout(32, 8, 128), 30 * 1024 * 1024, 0.01);
+    expect(tight.max_tokens).toBe(4);
+    const long = decidePlacement({
+      manifest: withModel(30 * 1024 * 1024, tight),
+      size: { batch: 1, tokens: 40 },
+      originConfigured: true,
+    });
+    expect(long.target).toBe('origin');
+    expect(long.edgeFallback).toBe(true);
+  });
+
   it('refuses a folder whose config.json disagrees with the graph on layers', async () => {
     const dir = join(root, 'tiny-gpt2');
     await expect(
