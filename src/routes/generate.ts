@@ -15,6 +15,7 @@ import type { LoadedTokenizer } from '../tasks/hf-tokenizer.js';
 import { decoderConfig } from '../tasks/kv-cache.js';
 import {
   collect,
+  DECODING_PARAMETERS,
   encodePrompt,
   generationTokenizer,
   planGeneration,
@@ -77,19 +78,7 @@ export function streamEvents<E extends HonoEnv>(
 }
 
 const GenerateParameters = z
-  .object({
-    max_new_tokens: z.number().int().positive().optional(),
-    do_sample: z.boolean().optional(),
-    temperature: z.number().min(0).max(2).optional(),
-    top_k: z.number().int().min(0).optional(),
-    top_p: z.number().gt(0).max(1).optional(),
-    repetition_penalty: z.number().positive().optional(),
-    frequency_penalty: z.number().min(-2).max(2).optional(),
-    presence_penalty: z.number().min(-2).max(2).optional(),
-    logit_bias: z.record(z.string(), z.number().min(-100).max(100)).optional(),
-    seed: z.number().int().optional(),
-    stop: z.union([z.string(), z.array(z.string())]).optional(),
-  })
+  .object({ ...DECODING_PARAMETERS, logit_bias: z.record(z.string(), z.number().min(-100).max(100)).optional() })
   .strict()
   .openapi('GenerateParameters');
 

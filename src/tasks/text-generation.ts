@@ -342,22 +342,21 @@ export function generationTokenizer(manifest: Manifest, context: TaskContext): P
   return loadTokenizer(manifest, context, hfTokenizerConfig(manifest));
 }
 
-/** Hugging Face pipeline parameters of the task API, plus OpenAI's penalties and stop sequences. */
-const ParametersSchema = z
-  .object({
-    max_new_tokens: z.number().int().positive().optional(),
-    do_sample: z.boolean().optional(),
-    temperature: z.number().min(0).max(2).optional(),
-    top_k: z.number().int().min(0).optional(),
-    top_p: z.number().gt(0).max(1).optional(),
-    repetition_penalty: z.number().positive().optional(),
-    frequency_penalty: z.number().min(-2).max(2).optional(),
-    presence_penalty: z.number().min(-2).max(2).optional(),
-    seed: z.number().int().optional(),
-    stop: z.union([z.string(), z.array(z.string())]).optional(),
-    return_full_text: z.boolean().default(true),
-  })
-  .strict();
+/** Hugging Face pipeline decoding parameters, plus OpenAI's penalties and stop sequences (task API and `generate`). */
+export const DECODING_PARAMETERS = {
+  max_new_tokens: z.number().int().positive().optional(),
+  do_sample: z.boolean().optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  top_k: z.number().int().min(0).optional(),
+  top_p: z.number().gt(0).max(1).optional(),
+  repetition_penalty: z.number().positive().optional(),
+  frequency_penalty: z.number().min(-2).max(2).optional(),
+  presence_penalty: z.number().min(-2).max(2).optional(),
+  seed: z.number().int().optional(),
+  stop: z.union([z.string(), z.array(z.string())]).optional(),
+};
+
+const ParametersSchema = z.object({ ...DECODING_PARAMETERS, return_full_text: z.boolean().default(true) }).strict();
 
 export interface TextGenerationInput {
   prompts: string[];
