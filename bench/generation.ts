@@ -13,7 +13,6 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createParser } from 'eventsource-parser';
-import { z } from 'zod';
 import { eventsOf, GenerationScheduler } from '../origin/generation-scheduler.js';
 import { createOriginSession, type OriginSession } from '../origin/runtime.js';
 import { spawnOrigin, waitReady, type SpawnedOrigin } from '../origin/spawn.js';
@@ -27,6 +26,7 @@ import { decoderConfig, emptyBatch, joinBatches, runStep, type KvBatch } from '.
 import {
   encodePrompt,
   generate,
+  GenerationEventSchema,
   generationTokenizer,
   planGeneration,
   type GenerationEvent,
@@ -86,20 +86,6 @@ async function timeEvents(start: number, events: AsyncIterable<GenerationEvent>)
   throw new Error('the generation ended without a done event');
 }
 
-const EventSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('text'), text: z.string(), tokens: z.number().int() }),
-  z.object({
-    type: z.literal('done'),
-    finish_reason: z.enum(['stop', 'length', 'cancelled']),
-    usage: z.object({
-      prompt_tokens: z.number().int(),
-      completion_tokens: z.number().int(),
-      total_tokens: z.number().int(),
-    }),
-    text: z.string(),
-  }),
-]);
-
 /**
  * The native route's SSE events as they arrive on the wire. Read chunk by chunk into eventsource-parser's callback
  * parser rather than through a chain of web TransformStreams: each stage of such a chain costs promise hops per
@@ -107,7 +93,7 @@ const EventSchema = z.discriminatedUnion('type', [
  */
 async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<GenerationEvent> {
   const queued: GenerationEvent[] = [];
-  const parser = createParser({ onEvent: (m) => queued.push(EventSchema.parse(JSON.parse(m.data))) });
+  const parser = createParser({ onEvent: (m) => queued.push(GenerationEventSchema.parse(JSON.parse(m.data))) });
   const decoder = new TextDecoder();
   const reader = body.getReader();
   try {

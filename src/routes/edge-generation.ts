@@ -29,26 +29,13 @@ import {
   type GenerationEvent,
   type GenerationEvents,
   type GenerationPlan,
+  DoneSchema,
+  GenerationEventSchema,
 } from '../tasks/text-generation.js';
 import { nativeRequest } from './generate.js';
 import { cachePartition, wantsNoStore } from './placed.js';
 import { stageTimings, taskContext, type GenerationControl } from './serving.js';
 import { services, type AppEnv } from './services.js';
-
-const DoneSchema = z.object({
-  type: z.literal('done'),
-  finish_reason: z.enum(['stop', 'length', 'cancelled']),
-  usage: z.object({
-    prompt_tokens: z.number().int(),
-    completion_tokens: z.number().int(),
-    total_tokens: z.number().int(),
-  }),
-  text: z.string(),
-});
-const EventSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('text'), text: z.string(), tokens: z.number().int() }),
-  DoneSchema,
-]);
 
 /** A finished generation as the cache keeps it: the pieces as they were streamed, then the end. */
 const CachedGenerationSchema = z.object({ pieces: z.array(z.string()), done: DoneSchema });
@@ -91,7 +78,7 @@ async function* originEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<G
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      const event = EventSchema.parse(JSON.parse(value.data));
+      const event = GenerationEventSchema.parse(JSON.parse(value.data));
       yield event;
       if (event.type === 'done') return;
     }

@@ -16,6 +16,7 @@ import { decoderConfig } from '../tasks/kv-cache.js';
 import {
   collect,
   DECODING_PARAMETERS,
+  decodingRequest,
   encodePrompt,
   generationTokenizer,
   planGeneration,
@@ -184,29 +185,12 @@ export function planNative(
       throw invalidInput(`inputs[${bad}]: ${body.inputs[bad]} is not a token id of '${manifest.id}' (0–${vocab - 1}).`);
     ids = body.inputs;
   }
-  return planGeneration(
-    manifest,
-    ids,
-    {
-      maxNewTokens: p.max_new_tokens,
-      doSample: p.do_sample,
-      temperature: p.temperature,
-      topK: p.top_k,
-      topP: p.top_p,
-      repetitionPenalty: p.repetition_penalty,
-      frequencyPenalty: p.frequency_penalty,
-      presencePenalty: p.presence_penalty,
-      logitBias: p.logit_bias,
-      seed: p.seed,
-      stop: p.stop,
-    },
-    {
-      maxNewTokens: 'parameters.max_new_tokens',
-      stop: 'parameters.stop',
-      logitBias: 'parameters.logit_bias',
-      prompt: 'inputs',
-    },
-  );
+  return planGeneration(manifest, ids, decodingRequest(p), {
+    maxNewTokens: 'parameters.max_new_tokens',
+    stop: 'parameters.stop',
+    logitBias: 'parameters.logit_bias',
+    prompt: 'inputs',
+  });
 }
 
 /** A plan as the native request that reproduces it exactly (the edge's forward to the origin). */

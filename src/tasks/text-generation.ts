@@ -71,6 +71,23 @@ export const GenerationPlanSchema = z
   })
   .strict();
 
+/** A `done` event as JSON on the wire. */
+export const DoneSchema = z.object({
+  type: z.literal('done'),
+  finish_reason: z.enum(['stop', 'length', 'cancelled']),
+  usage: z.object({
+    prompt_tokens: z.number().int(),
+    completion_tokens: z.number().int(),
+    total_tokens: z.number().int(),
+  }),
+  text: z.string(),
+});
+/** The native route's SSE events as JSON on the wire (the edge reads the origin's; the benchmark reads both). */
+export const GenerationEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('text'), text: z.string(), tokens: z.number().int() }),
+  DoneSchema,
+]);
+
 /** Decoding settings as a request states them, before the model's defaults and limits apply. */
 export interface DecodingRequest {
   maxNewTokens?: number | undefined;
@@ -356,6 +373,28 @@ export const DECODING_PARAMETERS = {
   stop: z.union([z.string(), z.array(z.string())]).optional(),
 };
 
+/** The decoding parameters as parsed, with `generate`'s `logit_bias` (the task API has none). */
+type DecodingParameters = z.infer<z.ZodObject<typeof DECODING_PARAMETERS>> & {
+  logit_bias?: Record<string, number> | undefined;
+};
+
+/** Hugging Face-named parameters (task API, `generate`) as the request `planGeneration` takes. */
+export function decodingRequest(p: DecodingParameters): DecodingRequest {
+  return {
+    maxNewTokens: p.max_new_tokens,
+    doSample: p.do_sample,
+    temperature: p.temperature,
+    topK: p.top_k,
+    topP: p.top_p,
+    repetitionPenalty: p.repetition_penalty,
+    frequencyPenalty: p.frequency_penalty,
+    presencePenalty: p.presence_penalty,
+    logitBias: p.logit_bias,
+    seed: p.seed,
+    stop: p.stop,
+  };
+}
+
 const ParametersSchema = z.object({ ...DECODING_PARAMETERS, return_full_text: z.boolean().default(true) }).strict();
 
 export interface TextGenerationInput {
@@ -394,28 +433,12 @@ export const textGeneration: TaskModule<TextGenerationInput, GeneratedText[] | G
       const where = single ? 'inputs' : `inputs[${i}]`;
       if (text.length > limits.maxTextChars)
         throw invalidInput(`${where}: at most ${limits.maxTextChars} characters (got ${text.length}).`);
-      return planGeneration(
-        manifest,
-        encodePrompt(manifest, tokenizer, text),
-        {
-          maxNewTokens: p.max_new_tokens,
-          doSample: p.do_sample,
-          temperature: p.temperature,
-          topK: p.top_k,
-          topP: p.top_p,
-          repetitionPenalty: p.repetition_penalty,
-          frequencyPenalty: p.frequency_penalty,
-          presencePenalty: p.presence_penalty,
-          seed: p.seed,
-          stop: p.stop,
-        },
-        {
-          maxNewTokens: 'parameters.max_new_tokens',
-          stop: 'parameters.stop',
-          logitBias: 'parameters.logit_bias',
-          prompt: where,
-        },
-      );
+      return planGeneration(manifest, encodePrompt(manifest, tokenizer, text), decodingRequest(p), {
+        maxNewTokens: 'parameters.max_new_tokens',
+        stop: 'parameters.stop',
+        logitBias: 'parameters.logit_bias',
+        prompt: where,
+      });
     });
     return { prompts: texts, single, plans, returnFullText: p.return_full_text, tokenizer };
   },
