@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Manifest, TensorSpec } from '../src/storage/manifest.js';
 import { prepareTokenizer } from '../src/tasks/hf-tokenizer.js';
-import { DecoderConfigSchema, type DecoderConfig } from '../src/tasks/kv-cache.js';
+import { DecoderConfigSchema, emptyBatch, stepFeeds, type DecoderConfig, type KvBatch } from '../src/tasks/kv-cache.js';
 import type { Feeds, TensorData } from '../src/tasks/tensor.js';
 
 /**
@@ -41,22 +41,15 @@ export function decoderEdgeLimits(config: DecoderConfig, modelBytes: number, ste
 
 /** One decode step after `past` cached tokens, batch 1 (the shape generation runs most): for step-time figures. */
 export function decodeStepFeeds(config: DecoderConfig, past = Math.min(64, config.context_length - 1)): Feeds {
-  const feeds: Feeds = {
-    input_ids: { type: 'int64', dims: [1, 1], data: BigInt64Array.from([1n]) },
-    attention_mask: { type: 'int64', dims: [1, past + 1], data: new BigInt64Array(past + 1).fill(1n) },
-  };
-  if (config.position_ids)
-    feeds['position_ids'] = { type: 'int64', dims: [1, 1], data: BigInt64Array.from([BigInt(past)]) };
-  if (config.use_cache_branch) feeds['use_cache_branch'] = { type: 'bool', dims: [1], data: [true] };
   const kv = Float32Array.from({ length: config.kv_heads * past * config.head_dim }, (_, j) => Math.sin(j) * 0.1);
-  for (let l = 0; l < config.layers; l++)
-    for (const part of ['key', 'value'])
-      feeds[`past_key_values.${l}.${part}`] = {
-        type: 'float32',
-        dims: [1, config.kv_heads, past, config.head_dim],
-        data: kv,
-      };
-  return feeds;
+  const cached: KvBatch = {
+    rows: 1,
+    length: past,
+    tensors: Array.from({ length: config.layers * 2 }, () => kv),
+    masks: [new Uint8Array(past).fill(1)],
+    positions: [past],
+  };
+  return stepFeeds(config, cached, [[1]]);
 }
 
 /** Files a text-generation manifest ships beside model.onnx, when the folder has them. */
@@ -241,27 +234,7 @@ export async function generationParts(
 
 /** One prefill of three tokens with an empty cache: logits [1, 3, vocab] and each present [1, kv_heads, 3, head_dim]. */
 async function checkPrefill(config: DecoderConfig, run: DecoderCheckRun): Promise<void> {
-  const int64 = (values: number[], dims: number[]): TensorData => ({
-    type: 'int64',
-    dims,
-    data: BigInt64Array.from(values.map(BigInt)),
-  });
-  const feeds: Record<string, TensorData> = {
-    input_ids: int64(
-      [0, 1, 2].map((i) => i % config.vocab_size),
-      [1, 3],
-    ),
-    attention_mask: int64([1, 1, 1], [1, 3]),
-  };
-  if (config.position_ids) feeds['position_ids'] = int64([0, 1, 2], [1, 3]);
-  if (config.use_cache_branch) feeds['use_cache_branch'] = { type: 'bool', dims: [1], data: [false] };
-  for (let l = 0; l < config.layers; l++)
-    for (const part of ['key', 'value'])
-      feeds[`past_key_values.${l}.${part}`] = {
-        type: 'float32',
-        dims: [1, config.kv_heads, 0, config.head_dim],
-        data: new Float32Array(0),
-      };
+  const feeds = stepFeeds(config, emptyBatch(config), [[0, 1, 2].map((i) => i % config.vocab_size)]);
   const out = await run(feeds);
   const logits = out['logits']?.dims;
   if (logits === undefined || logits.join() !== `1,3,${config.vocab_size}`)

@@ -158,8 +158,8 @@ async function build(ctx: RecipeContext): Promise<Manifest> {
   const ref = measured.get('fp32');
   if (ref === undefined) throw new Error('fp32 not measured');
   const int8 = variants.find((v) => v.method === SERVABLE_INT8);
-  const int8Bits = measured.get(SERVABLE_INT8)?.bpc;
   const int8Measured = measured.get(SERVABLE_INT8);
+  const int8Bits = int8Measured?.bpc;
   const int8Close = int8 !== undefined && int8Bits !== undefined && int8Bits <= ref.bpc + MAX_INT8_BPC_LOSS;
   // The edge decodes one token per run at batch 1, where onnxruntime-web's WASM kernels dequantize every weight on
   // each run: int8 serves only if that is no slower than fp32 there (as vad-silero and blazeface ship fp32).

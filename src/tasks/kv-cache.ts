@@ -88,15 +88,10 @@ const int64 = (values: ArrayLike<number>, dims: readonly number[]): TensorData =
 });
 
 /**
- * Runs `tokens[r]` (each row the same count; one for a decode step, the prompt for a prefill of a one-row batch)
- * after the cached positions. Rows without a cache yet are a batch of `rows` with `length` 0.
+ * The feeds that run `tokens[r]` (each row the same count; one for a decode step, the prompt for a prefill of a
+ * one-row batch) after the cached positions. Rows without a cache yet are a batch of `rows` with `length` 0.
  */
-export async function runStep(
-  runner: ModelRunner,
-  config: DecoderConfig,
-  batch: KvBatch,
-  tokens: readonly (readonly number[])[],
-): Promise<StepResult> {
+export function stepFeeds(config: DecoderConfig, batch: KvBatch, tokens: readonly (readonly number[])[]): Feeds {
   const rows = tokens.length;
   const width = tokens[0]?.length ?? 0;
   if (rows === 0 || width === 0 || tokens.some((t) => t.length !== width))
@@ -123,9 +118,21 @@ export async function runStep(
     feeds[pastName(l, 'key')] = { type: 'float32', dims, data: tensorAt(past, l * 2) };
     feeds[pastName(l, 'value')] = { type: 'float32', dims, data: tensorAt(past, l * 2 + 1) };
   }
-  const outputs = await runner.run(feeds);
+  return feeds;
+}
+
+/** Runs `tokens[r]` after the cached positions (see stepFeeds): each row's next-token logits and the grown cache. */
+export async function runStep(
+  runner: ModelRunner,
+  config: DecoderConfig,
+  batch: KvBatch,
+  tokens: readonly (readonly number[])[],
+): Promise<StepResult> {
+  const outputs = await runner.run(stepFeeds(config, batch, tokens));
+  const past = batch.rows === 0 ? emptyRows(config, tokens.length) : batch;
+  const width = tokens[0]?.length ?? 0;
   return {
-    logits: lastLogits(outputs, rows, width, config.vocab_size),
+    logits: lastLogits(outputs, tokens.length, width, config.vocab_size),
     batch: nextBatch(config, past, outputs, width),
   };
 }
