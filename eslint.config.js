@@ -47,7 +47,7 @@ export default tseslint.config(
           patterns: [
             {
               group: ['onnxruntime-web', 'onnxruntime-web/*'],
-              message: 'Only src/inference/runtime.ts imports onnxruntime-web.',
+              message: 'Only src/runtime/ort.ts imports onnxruntime-web.',
             },
           ],
         },
@@ -70,7 +70,7 @@ export default tseslint.config(
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
-    files: ['src/inference/runtime.ts', 'bench/**/*.ts', 'models/**/*.ts', 'scripts/**/*.ts'],
+    files: ['src/runtime/ort.ts', 'bench/**/*.ts', 'models/**/*.ts', 'scripts/**/*.ts'],
     rules: { 'no-restricted-imports': 'off' },
   },
   // Ambient declarations describe modules whose shape is a default export.

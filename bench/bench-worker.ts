@@ -9,8 +9,8 @@ import type { MiddlewareHandler } from 'hono';
 import { KeyStore, type KeyRecord } from '../src/auth/keys.js';
 import { createEdgeApp } from '../src/app.js';
 import { app } from '../src/index.js';
-import type { AppEnv } from '../src/routes/services.js';
-import { createSession, runtimeInfo, type EdgeSession } from '../src/inference/runtime.js';
+import type { AppEnv } from '../src/serving/services.js';
+import { createSession, runtimeInfo, type EdgeSession } from '../src/runtime/ort.js';
 import type { Feeds, TensorData } from '../src/tasks/tensor.js';
 import { blockMeans } from './timing.js';
 

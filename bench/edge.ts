@@ -11,8 +11,8 @@ import { readBuiltModels } from '../scripts/model-store.js';
 import { localKey } from '../scripts/dev-key.js';
 import { seedLocal } from '../scripts/seed.js';
 import { generateSecret } from '../src/auth/keys.js';
-import { ManifestSchema, type Manifest } from '../src/storage/manifest.js';
-import { sparseBatch, TextFeatureConfigSchema } from '../src/tasks/text-features.js';
+import { ManifestSchema, type Manifest } from '../src/lib/manifest.js';
+import { sparseBatch, TextFeatureConfigSchema } from '../src/tasks/text/text-features.js';
 import { fetchRetry, startWrangler, summarize, table, timeBlocks, type Summary } from './harness.js';
 
 const ITER = Number(process.env['BENCH_ITER'] ?? 300);

@@ -20,9 +20,9 @@ import { localKey } from '../scripts/dev-key.js';
 import { BUILD_DIR } from '../scripts/model-store.js';
 import { localProxy } from '../scripts/local-state.js';
 import type { SeedBucket } from '../scripts/seed.js';
-import { ManifestSchema, r2Keys, type Manifest } from '../src/storage/manifest.js';
-import type { LoadedTokenizer } from '../src/tasks/hf-tokenizer.js';
-import { decoderConfig, emptyBatch, joinBatches, runStep, type KvBatch } from '../src/tasks/kv-cache.js';
+import { ManifestSchema, r2Keys, type Manifest } from '../src/lib/manifest.js';
+import type { LoadedTokenizer } from '../src/tasks/text/hf-tokenizer.js';
+import { decoderConfig, emptyBatch, joinBatches, runStep, type KvBatch } from '../src/tasks/generation/kv-cache.js';
 import {
   encodePrompt,
   generate,
@@ -31,7 +31,7 @@ import {
   planGeneration,
   type GenerationEvent,
   type GenerationPlan,
-} from '../src/tasks/text-generation.js';
+} from '../src/tasks/generation/text-generation.js';
 import { percentile, startWrangler, table, writeResults, type Started } from './harness.js';
 import { WARMUP_MS } from './timing.js';
 

@@ -14,7 +14,7 @@ import * as ortNode from 'onnxruntime-node';
 import { TINY_FOLDERS } from '../models/hf-tiny/index.js';
 import { readBuiltModels } from '../scripts/model-store.js';
 import { preparePublish, writeOut } from '../scripts/publish.js';
-import { ManifestSchema, type Manifest } from '../src/storage/manifest.js';
+import { ManifestSchema, type Manifest } from '../src/lib/manifest.js';
 import { taskModule } from '../src/tasks/index.js';
 import { runTask, type TaskContext } from '../src/tasks/task.js';
 import type { Feeds, ModelRunner, Outputs } from '../src/tasks/tensor.js';

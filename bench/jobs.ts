@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { localKey } from '../scripts/dev-key.js';
 import { readBuiltModels } from '../scripts/model-store.js';
 import { seedLocal } from '../scripts/seed.js';
-import { ManifestSchema } from '../src/storage/manifest.js';
+import { ManifestSchema } from '../src/lib/manifest.js';
 import { startReceiver } from '../test/support/receiver.js';
 import type { Delivery } from '../test/support/provided.js';
 import { seedInProcess, timeInProcess } from './edge.js';

@@ -12,7 +12,7 @@ import { loadIris } from '../models/iris-tree/recipe.js';
 import { lineInputs } from '../models/text-orientation/recipe.js';
 import type { RenderedLine } from '../models/text-orientation/render.js';
 import { readBuiltModels } from '../scripts/model-store.js';
-import { ManifestSchema, type Manifest } from '../src/storage/manifest.js';
+import { ManifestSchema, type Manifest } from '../src/lib/manifest.js';
 import { startWrangler, table, timeNodeRun, timeWebRun, timeWorkerdRun, type Summary } from './harness.js';
 
 const ITER = Number(process.env['BENCH_ITER'] ?? 300);

@@ -9,21 +9,21 @@ import { bearerAuth } from 'hono/bearer-auth';
 import { requestId } from 'hono/request-id';
 import { timing } from 'hono/timing';
 import { ServiceError } from '../src/lib/errors.js';
-import type { Manifest } from '../src/storage/manifest.js';
-import { documentConfig, registerSecurity } from '../src/routes/docs.js';
-import { createRouter, errorHandler, limitBody, notFoundHandler, type BaseVariables } from '../src/routes/http.js';
-import { generateRoutes } from '../src/routes/generate.js';
-import { kserveRoutes } from '../src/routes/kserve.js';
-import { modelsRoutes } from '../src/routes/models.js';
-import { predictRoutes } from '../src/routes/predict.js';
-import { stageTimings, taskContext, type Serving } from '../src/routes/serving.js';
-import { ID_HEADER, liveGenerations, newGenerationId, OWNER_HEADER } from '../src/inference/generations.js';
+import type { Manifest } from '../src/lib/manifest.js';
+import { documentConfig, registerSecurity } from '../src/http/docs.js';
+import { createRouter, errorHandler, limitBody, notFoundHandler, type BaseVariables } from '../src/http/router.js';
+import { generateRoutes } from '../src/http/generate.js';
+import { kserveRoutes } from '../src/http/kserve.js';
+import { modelsRoutes } from '../src/http/models.js';
+import { predictRoutes } from '../src/http/predict.js';
+import { stageTimings, taskContext, type Serving } from '../src/serving/contract.js';
+import { ID_HEADER, liveGenerations, newGenerationId, OWNER_HEADER } from '../src/serving/live-generations.js';
 import {
   generatedTexts,
   generationTokenizer,
   textGeneration,
   type TextGenerationInput,
-} from '../src/tasks/text-generation.js';
+} from '../src/tasks/generation/text-generation.js';
 import { eventsOf } from './generation-scheduler.js';
 import { inferResponse, runInfer } from '../src/tasks/kserve.js';
 import { runTask, type StageTimings } from '../src/tasks/task.js';

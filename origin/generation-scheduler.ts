@@ -2,13 +2,13 @@
  * @module Iteration-level (continuous) batching of generations on one origin model, as vLLM and TGI do it: every
  * step runs all active sequences together, one token each; between steps new requests are prefilled and join the
  * running batch, and finished or cancelled ones leave it. The KV cache layout and left padding live in
- * src/tasks/kv-cache.ts, token choice and text in the shared `Generation`, so a sequence decodes exactly as it would
+ * src/tasks/generation/kv-cache.ts, token choice and text in the shared `Generation`, so a sequence decodes exactly as it would
  * alone. A token budget (prompt + max_new_tokens of everything admitted) bounds memory; beyond it, 429
  * `token_budget_exceeded` with Retry-After. Each request's events flow through a ReadableStream.
  */
 import { ServiceError } from '../src/lib/errors.js';
-import type { Manifest } from '../src/storage/manifest.js';
-import type { LoadedTokenizer } from '../src/tasks/hf-tokenizer.js';
+import type { Manifest } from '../src/lib/manifest.js';
+import type { LoadedTokenizer } from '../src/tasks/text/hf-tokenizer.js';
 import {
   decoderConfig,
   emptyBatch,
@@ -17,9 +17,9 @@ import {
   runStep,
   type DecoderConfig,
   type KvBatch,
-} from '../src/tasks/kv-cache.js';
+} from '../src/tasks/generation/kv-cache.js';
 import type { ModelRunner } from '../src/tasks/tensor.js';
-import { Generation, type GenerationEvent, type GenerationPlan } from '../src/tasks/text-generation.js';
+import { Generation, type GenerationEvent, type GenerationPlan } from '../src/tasks/generation/text-generation.js';
 
 export interface SchedulerOptions {
   /** Sequences decoded together; 1 = one at a time (the benchmark's baseline). */

@@ -3,7 +3,7 @@
  * loaded once (concurrent first requests share the load) from sha256-checked bytes of the shared registry.
  */
 import { ServiceError, modelUnavailable } from '../src/lib/errors.js';
-import type { Manifest, TensorSpec } from '../src/storage/manifest.js';
+import type { Manifest, TensorSpec } from '../src/lib/manifest.js';
 import type { ModelRegistry } from '../src/storage/registry.js';
 import { DynamicBatcher } from './batcher.js';
 import { GenerationScheduler } from './generation-scheduler.js';

@@ -6,7 +6,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { AwsClient } from 'aws4fetch';
-import { r2Keys } from '../src/storage/manifest.js';
+import { r2Keys } from '../src/lib/manifest.js';
 import type { ModelBucket, ModelObject } from '../src/storage/registry.js';
 
 function bytesObject(bytes: Uint8Array): ModelObject {

@@ -8,8 +8,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tokenizer } from '@huggingface/tokenizers';
 import { z } from 'zod';
-import type { EdgeLimitsSchema, TaskName } from '../src/storage/manifest.js';
-import { FeatureExtractionConfigSchema } from '../src/tasks/feature-extraction.js';
+import type { EdgeLimitsSchema, TaskName } from '../src/lib/manifest.js';
+import { FeatureExtractionConfigSchema } from '../src/tasks/text/feature-extraction.js';
 import {
   assemble,
   encodeWithOffsets,
@@ -17,7 +17,7 @@ import {
   prepareTokenizer,
   type Assembled,
   type LoadedTokenizer,
-} from '../src/tasks/hf-tokenizer.js';
+} from '../src/tasks/text/hf-tokenizer.js';
 
 /** The fields of `config.json` the service reads; everything else is kept as written. */
 export const HfConfigSchema = z.looseObject({

@@ -10,7 +10,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HfImageProcessorSchema, type HfImageProcessor } from '../src/tasks/hf-image-processor.js';
+import { HfImageProcessorSchema, type HfImageProcessor } from '../src/tasks/vision/hf-image-processor.js';
 
 export interface HfVisionParts {
   /** `id2label` in id order. */

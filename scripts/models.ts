@@ -14,7 +14,7 @@ import { QUANT_METHODS, quantizeModelProto, type QuantizeReport, type QuantMetho
 import { sha256Hex, type Recipe } from '../models/lib/recipe.js';
 import { isHfFolder } from './hf-folder.js';
 import { preparePublish, uploadLocal, uploadRemote, writeOut, type PublishOptions } from './publish.js';
-import type { Manifest } from '../src/storage/manifest.js';
+import type { Manifest } from '../src/lib/manifest.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const BUILD_DIR = join(REPO_ROOT, 'build', 'models');

@@ -22,7 +22,7 @@ import {
   type ManifestInput,
   type TaskName,
   type TensorSpec,
-} from '../src/storage/manifest.js';
+} from '../src/lib/manifest.js';
 import { p50Latency, webSession } from '../models/lib/ort-eval.js';
 import {
   inferTask,

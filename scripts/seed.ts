@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { localProxy } from './local-state.js';
-import { ManifestSchema, r2Keys } from '../src/storage/manifest.js';
+import { ManifestSchema, r2Keys } from '../src/lib/manifest.js';
 import { readBuiltModels } from './model-store.js';
 
 export interface SeedBucket {

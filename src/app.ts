@@ -10,20 +10,20 @@ import { timing } from 'hono/timing';
 import { apiKeys, currentKey, internalCaller } from './middleware/api-keys.js';
 import { clientIp, rateLimit } from './middleware/rate-limit.js';
 import { requestLog } from './middleware/request-log.js';
-import { documentConfig, registerSecurity } from './routes/docs.js';
-import { completionsRoutes } from './routes/completions.js';
-import { embeddingsRoutes } from './routes/embeddings.js';
-import { generateRoutes } from './routes/generate.js';
-import { hooksRoutes } from './routes/hooks.js';
-import { createRouter, errorHandler, limitBody, notFoundHandler } from './routes/http.js';
-import { jobsRoutes } from './routes/jobs.js';
-import { keysRoutes } from './routes/keys.js';
-import { kserveRoutes } from './routes/kserve.js';
-import { modelsRoutes } from './routes/models.js';
-import { edgeServing } from './routes/placed.js';
-import { predictRoutes } from './routes/predict.js';
-import { services, type AppEnv } from './routes/services.js';
-import { webhooksRoutes } from './routes/webhooks.js';
+import { documentConfig, registerSecurity } from './http/docs.js';
+import { completionsRoutes } from './http/completions.js';
+import { embeddingsRoutes } from './http/embeddings.js';
+import { generateRoutes } from './http/generate.js';
+import { hooksRoutes } from './http/hooks.js';
+import { createRouter, errorHandler, limitBody, notFoundHandler } from './http/router.js';
+import { jobsRoutes } from './http/jobs.js';
+import { keysRoutes } from './http/keys.js';
+import { kserveRoutes } from './http/kserve.js';
+import { modelsRoutes } from './http/models.js';
+import { edgeServing } from './serving/edge.js';
+import { predictRoutes } from './http/predict.js';
+import { services, type AppEnv } from './serving/services.js';
+import { webhooksRoutes } from './http/webhooks.js';
 
 /** Headers a browser page may read from an answer when CORS is on. */
 const EXPOSED = [
@@ -42,7 +42,7 @@ const EXPOSED = [
   'X-Generation-Id',
 ];
 
-/** Inbound hook deliveries are authenticated by their signature, not an API key (src/routes/hooks.ts). */
+/** Inbound hook deliveries are authenticated by their signature, not an API key (src/http/hooks.ts). */
 const isHookDelivery = (c: Context<AppEnv>): boolean =>
   c.req.method === 'POST' && /^\/v1\/hooks\/[^/]+$/.test(c.req.path);
 

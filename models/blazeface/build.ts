@@ -9,10 +9,10 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
-import type { Manifest } from '../../src/storage/manifest.js';
+import type { Manifest } from '../../src/lib/manifest.js';
 // Only the pure geometry module: the task's own code (decoding, schemas) is checked against these manifests by the
 // tests, so editing it does not rebuild the models.
-import { FACE_KEYPOINTS, ssdAnchors } from '../../src/tasks/blazeface.js';
+import { FACE_KEYPOINTS, ssdAnchors } from '../../src/tasks/vision/blazeface.js';
 import { nodeSession, webSession } from '../lib/ort-eval.js';
 import { validateManifest, writeArtifact, type RecipeContext } from '../lib/recipe.js';
 import { buildVariants, type Variant } from '../lib/variants.js';

@@ -13,8 +13,8 @@ import {
   EDGE_CPU_BUDGET_MS,
   generationParts,
 } from '../../scripts/hf-generation.js';
-import type { Manifest } from '../../src/storage/manifest.js';
-import { DecoderConfigSchema } from '../../src/tasks/kv-cache.js';
+import type { Manifest } from '../../src/lib/manifest.js';
+import { DecoderConfigSchema } from '../../src/tasks/generation/kv-cache.js';
 import { p50Latency } from '../lib/ort-eval.js';
 import { validateManifest, writeArtifact, type Recipe, type RecipeContext } from '../lib/recipe.js';
 import { buildVariants, type Variant } from '../lib/variants.js';

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { RgbaImage } from '../../src/tasks/image.js';
+import type { RgbaImage } from '../../src/codecs/image.js';
 import { stratifiedSplit } from '../lib/train.js';
 
 export const LABELS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] as const;

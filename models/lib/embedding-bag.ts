@@ -14,7 +14,7 @@ import {
   type INodeProto,
   type ITensorProto,
 } from './onnx-builder.js';
-import type { TensorSpec } from '../../src/storage/manifest.js';
+import type { TensorSpec } from '../../src/lib/manifest.js';
 import type { MlpParams } from './train.js';
 
 export const INDICES = 'indices';

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ManifestSchema, type Manifest, type ManifestInput } from '../../src/storage/manifest.js';
+import { ManifestSchema, type Manifest, type ManifestInput } from '../../src/lib/manifest.js';
 
 export interface RecipeContext {
   /** `build/models/<id>/<version>/`, created and empty when build() starts. */

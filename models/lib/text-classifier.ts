@@ -5,9 +5,9 @@
  * every variant and `heldout.json`, and return the validated manifest. A recipe supplies its data, features and
  * manifest wording; everything that decides the model's bytes lives here once.
  */
-import { featurizeSparse, padSparse, sparseBatch, type TextFeatureConfig } from '../../src/tasks/text-features.js';
+import { featurizeSparse, padSparse, sparseBatch, type TextFeatureConfig } from '../../src/tasks/text/text-features.js';
 import type { Feeds } from '../../src/tasks/tensor.js';
-import type { Manifest, ManifestInput } from '../../src/storage/manifest.js';
+import type { Manifest, ManifestInput } from '../../src/lib/manifest.js';
 import { embeddingBagIo, exportOnnx, INDICES, LOGITS, PROBABILITIES, VALUES } from './embedding-bag.js';
 import { runFeeds } from './ort-eval.js';
 import { validateManifest, writeArtifact, type RecipeContext } from './recipe.js';

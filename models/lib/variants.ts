@@ -3,7 +3,7 @@
  * onnxruntime-web (WASM, 1 thread — the edge runtime) and onnxruntime-node, and accuracy on the model's evaluation
  * set; ship the fastest int8 variant that loses at most one point, or fp32 with the reason.
  */
-import type { Manifest } from '../../src/storage/manifest.js';
+import type { Manifest } from '../../src/lib/manifest.js';
 import { p50Latency, type EvalInput } from './ort-eval.js';
 import { QUANT_METHODS, quantizeModelWithReport, type QuantizeOptions, type QuantMethod } from './quantize.js';
 

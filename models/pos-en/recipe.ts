@@ -3,10 +3,10 @@
  * feed-forward pass per word over hashed features of the word and its ±2 neighbours (no tag history, so a whole
  * text is tagged in one batched run), an embedding bag → 32 ReLU units → Brown's tags.
  */
-import type { Manifest } from '../../src/storage/manifest.js';
+import type { Manifest } from '../../src/lib/manifest.js';
 import type { Feeds } from '../../src/tasks/tensor.js';
-import { padSparse } from '../../src/tasks/text-features.js';
-import { wordFeatureRows, type WordFeatureConfig } from '../../src/tasks/word-features.js';
+import { padSparse } from '../../src/tasks/text/text-features.js';
+import { wordFeatureRows, type WordFeatureConfig } from '../../src/tasks/text/word-features.js';
 import { embeddingBagIo, exportOnnx, INDICES, LOGITS, PROBABILITIES, VALUES } from '../lib/embedding-bag.js';
 import { runFeeds } from '../lib/ort-eval.js';
 import { validateManifest, writeArtifact, type Recipe, type RecipeContext } from '../lib/recipe.js';

@@ -2,7 +2,7 @@
  * @module pos-en's features, training rows and evaluation: the recipe builds with these and the test recomputes its
  * held-out figures with them, so both read the corpus through one path (the served `wordFeatureRows`).
  */
-import { WORD_FEATURE_TEMPLATES, wordFeatureRows, type WordFeatureConfig } from '../../src/tasks/word-features.js';
+import { WORD_FEATURE_TEMPLATES, wordFeatureRows, type WordFeatureConfig } from '../../src/tasks/text/word-features.js';
 import { SparseMatrixBuilder, type SparseMatrix } from '../lib/train-sparse.js';
 import type { BrownDocument, Tagset } from './data.js';
 

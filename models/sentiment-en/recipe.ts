@@ -1,7 +1,7 @@
 /** @module sentiment-en: English sentence sentiment, trained here on UCI Sentiment Labelled Sentences, served int8 on the edge. */
-import type { Manifest } from '../../src/storage/manifest.js';
+import type { Manifest } from '../../src/lib/manifest.js';
 import type { Feeds } from '../../src/tasks/tensor.js';
-import type { TextFeatureConfig } from '../../src/tasks/text-features.js';
+import type { TextFeatureConfig } from '../../src/tasks/text/text-features.js';
 import type { Recipe, RecipeContext } from '../lib/recipe.js';
 import {
   buildTextClassifier,

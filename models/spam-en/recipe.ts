@@ -1,11 +1,11 @@
 /**
  * @module spam-en: spam or ham for English e-mail, trained here on the SpamAssassin public corpus with the same
  * hashed n-gram recipe as sentiment-en (models/lib/text-classifier.ts); the features read the message's Subject and
- * decoded text parts (src/tasks/email-text.ts), so a raw message and its plain text both work.
+ * decoded text parts (src/codecs/email-text.ts), so a raw message and its plain text both work.
  */
-import type { Manifest } from '../../src/storage/manifest.js';
+import type { Manifest } from '../../src/lib/manifest.js';
 import type { Feeds } from '../../src/tasks/tensor.js';
-import type { TextFeatureConfig } from '../../src/tasks/text-features.js';
+import type { TextFeatureConfig } from '../../src/tasks/text/text-features.js';
 import type { Recipe, RecipeContext } from '../lib/recipe.js';
 import {
   buildTextClassifier,

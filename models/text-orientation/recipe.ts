@@ -5,9 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { decodeImage } from '../../src/tasks/image.js';
-import { imageTensor, type ImagePreprocess } from '../../src/tasks/image-classification.js';
-import type { Manifest } from '../../src/storage/manifest.js';
+import { decodeImage } from '../../src/codecs/image.js';
+import { imageTensor, type ImagePreprocess } from '../../src/tasks/vision/image-classification.js';
+import type { Manifest } from '../../src/lib/manifest.js';
 import { p50Latency, runFloat } from '../lib/ort-eval.js';
 import { validateManifest, writeArtifact, type Recipe, type RecipeContext } from '../lib/recipe.js';
 import { argmax, classificationMetrics } from '../lib/train.js';

@@ -5,9 +5,9 @@
  * accuracy on held-out documents against a TF-IDF cosine baseline on the same split.
  */
 import * as ortNode from 'onnxruntime-node';
-import type { Manifest } from '../../src/storage/manifest.js';
-import { bagOf, words, type Bag, type BagOfWordsConfig, type TopicsFile } from '../../src/tasks/bag-of-words.js';
-import { padSparse } from '../../src/tasks/text-features.js';
+import type { Manifest } from '../../src/lib/manifest.js';
+import { bagOf, words, type Bag, type BagOfWordsConfig, type TopicsFile } from '../../src/tasks/text/bag-of-words.js';
+import { padSparse } from '../../src/tasks/text/text-features.js';
 import type { Feeds } from '../../src/tasks/tensor.js';
 import { nodeSession } from '../lib/ort-eval.js';
 import { validateManifest, writeArtifact, type Recipe, type RecipeContext } from '../lib/recipe.js';

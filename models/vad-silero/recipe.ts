@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
-import type { Manifest } from '../../src/storage/manifest.js';
+import type { Manifest } from '../../src/lib/manifest.js';
 import { QUANT_METHODS, quantizeModelWithReport, type QuantMethod } from '../lib/quantize.js';
 import { SPEED_MARGIN } from '../lib/variants.js';
 import { inlineSampleRateBranch } from './inline.js';

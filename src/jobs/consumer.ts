@@ -7,7 +7,7 @@ import type { ExecutionContext as HonoExecutionContext } from 'hono';
 import { readConfig, type Config } from '../lib/config.js';
 import type { ErrorBody } from '../lib/errors.js';
 import { onBehalfOf } from '../middleware/api-keys.js';
-import { servicesFor } from '../routes/services.js';
+import { servicesFor } from '../serving/services.js';
 import { checkConfiguredUrl } from '../webhooks/ssrf.js';
 import { signedHeaders } from '../webhooks/signing.js';
 import { rpc } from '../lib/rpc.js';

@@ -3,7 +3,7 @@
  * `edge_limits`, the request's size and the caller's `X-Placement` hint. Pure: no I/O, no clock, no globals,
  * so it is the same decision in workerd, in Node tests and in the docs' examples.
  */
-import type { Manifest } from '../storage/manifest.js';
+import type { Manifest } from '../lib/manifest.js';
 import type { RequestSize } from '../tasks/task.js';
 
 export type Target = 'edge' | 'origin';

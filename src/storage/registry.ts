@@ -4,7 +4,7 @@
  */
 import { ServiceError, modelNotFound, modelUnavailable } from '../lib/errors.js';
 import { sha256Hex } from '../lib/sha256.js';
-import { ManifestSchema, ModelIdSchema, VersionSchema, r2Keys, type Manifest } from './manifest.js';
+import { ManifestSchema, ModelIdSchema, VersionSchema, r2Keys, type Manifest } from '../lib/manifest.js';
 
 export interface ModelRef {
   id: string;

@@ -2,7 +2,7 @@
  * @module The KV result cache: content-addressed keys that never hold the raw input, TTL from the manifest,
  * and failures that are logged and swallowed (a cache must never fail a request).
  */
-import type { Manifest } from './manifest.js';
+import type { Manifest } from '../lib/manifest.js';
 import { sha256Hex } from '../lib/sha256.js';
 
 /** JSON with object keys sorted at every depth, so equal values give equal strings. */

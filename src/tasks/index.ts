@@ -1,17 +1,17 @@
 /** @module The task modules by name: what the edge and the origin look up from a manifest's `task`. */
-import type { TaskName } from '../storage/manifest.js';
-import { faceDetection } from './face-detection.js';
-import { featureExtraction } from './feature-extraction.js';
-import { imageClassification } from './image-classification.js';
-import { objectDetection } from './object-detection.js';
-import { questionAnswering } from './question-answering.js';
-import { tabularClassification } from './tabular-classification.js';
+import type { TaskName } from '../lib/manifest.js';
+import { faceDetection } from './vision/face-detection.js';
+import { featureExtraction } from './text/feature-extraction.js';
+import { imageClassification } from './vision/image-classification.js';
+import { objectDetection } from './vision/object-detection.js';
+import { questionAnswering } from './text/question-answering.js';
+import { tabularClassification } from './tabular/tabular-classification.js';
 import type { TaskModule } from './task.js';
-import { textClassification } from './text-classification.js';
-import { textGeneration } from './text-generation.js';
-import { tokenClassification } from './token-classification.js';
-import { voiceActivityDetection } from './voice-activity-detection.js';
-import { zeroShotClassification } from './zero-shot-classification.js';
+import { textClassification } from './text/text-classification.js';
+import { textGeneration } from './generation/text-generation.js';
+import { tokenClassification } from './text/token-classification.js';
+import { voiceActivityDetection } from './audio/voice-activity-detection.js';
+import { zeroShotClassification } from './text/zero-shot-classification.js';
 
 const TASK_MODULES: Partial<Record<TaskName, TaskModule<unknown, unknown>>> = {
   'text-classification': textClassification,

@@ -5,7 +5,7 @@
 // zod as extended by @hono/zod-openapi: these schemas validate infer requests and document them in /openapi.json.
 import { z } from '@hono/zod-openapi';
 import { ServiceError } from '../lib/errors.js';
-import type { DType, Manifest, TensorSpec } from '../storage/manifest.js';
+import type { DType, Manifest, TensorSpec } from '../lib/manifest.js';
 import { elementCount, ModelRunError, type Feeds, type ModelRunner, type Outputs, type TensorData } from './tensor.js';
 
 export const KSERVE_DATATYPES = {

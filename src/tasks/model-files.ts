@@ -5,7 +5,7 @@
  * and the next request tries again.
  */
 import { LRUCache } from 'lru-cache';
-import type { Manifest } from '../storage/manifest.js';
+import type { Manifest } from '../lib/manifest.js';
 import type { TaskContext } from './task.js';
 
 /** A handful of models per isolate at most. */

@@ -1,5 +1,5 @@
 /** @module The shape every task module has: parse → preprocess → (run) → postprocess, shared by edge and origin. */
-import type { Manifest, TaskName } from '../storage/manifest.js';
+import type { Manifest, TaskName } from '../lib/manifest.js';
 import type { Feeds, ModelRunner, Outputs } from './tensor.js';
 
 /** A request's body once the route has read it: JSON, or raw bytes with their media type. */

@@ -1,5 +1,5 @@
 /** @module Runtime-neutral tensors: what task code produces and consumes on the edge and the origin alike. */
-import type { DType } from '../storage/manifest.js';
+import type { DType } from '../lib/manifest.js';
 
 export type TensorArray = Float32Array | BigInt64Array | Int32Array | Uint8Array | Int8Array | string[];
 

@@ -1,7 +1,7 @@
 /** @module WAV decoding, the windowed-sinc resampler and the VAD hysteresis, in Node (no model needed). */
 import { describe, expect, it } from 'vitest';
-import { speechSegments, type VadParameters } from '../../src/tasks/voice-activity-detection.js';
-import { decodeMono, encodeWav, readWavHeader, resample, WavError } from '../../src/tasks/wav.js';
+import { speechSegments, type VadParameters } from '../../src/tasks/audio/voice-activity-detection.js';
+import { decodeMono, encodeWav, readWavHeader, resample, WavError } from '../../src/codecs/wav.js';
 
 const tone = (hz: number, rate: number, seconds: number, amp = 0.5): Float32Array =>
   Float32Array.from({ length: Math.round(rate * seconds) }, (_, i) => amp * Math.sin((2 * Math.PI * hz * i) / rate));

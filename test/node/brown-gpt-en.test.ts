@@ -26,7 +26,7 @@ import { trainingFeeds, trainingSession } from '../../models/brown-gpt-en/train.
 import { decode, tensorDims, tensorValues } from '../../models/lib/onnx-builder.js';
 import { mulberry32 } from '../../models/lib/train.js';
 import { buildAll, BUILD_DIR } from '../../scripts/models.js';
-import { ManifestSchema, type Manifest } from '../../src/storage/manifest.js';
+import { ManifestSchema, type Manifest } from '../../src/lib/manifest.js';
 
 const ID = 'brown-gpt-en';
 

@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildAll, BUILD_DIR } from '../../scripts/models.js';
-import type { Manifest } from '../../src/storage/manifest.js';
-import { TextFeatureConfigSchema, type TextFeatureConfig } from '../../src/tasks/text-features.js';
+import type { Manifest } from '../../src/lib/manifest.js';
+import { TextFeatureConfigSchema, type TextFeatureConfig } from '../../src/tasks/text/text-features.js';
 
 export interface SentimentBuild {
   dir: string;

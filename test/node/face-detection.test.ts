@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOriginSession, type OriginSession } from '../../origin/runtime.js';
 import { readBuiltModels } from '../../scripts/model-store.js';
 import { ServiceError } from '../../src/lib/errors.js';
-import { ManifestSchema, type Manifest } from '../../src/storage/manifest.js';
-import { letterbox, ssdAnchors, suppress, unletterbox, type RawFace } from '../../src/tasks/blazeface.js';
-import { faceDetection, facePostprocess, facePreprocess, type DetectedFace } from '../../src/tasks/face-detection.js';
+import { ManifestSchema, type Manifest } from '../../src/lib/manifest.js';
+import { letterbox, ssdAnchors, suppress, unletterbox, type RawFace } from '../../src/tasks/vision/blazeface.js';
+import { faceDetection, facePostprocess, facePreprocess, type DetectedFace } from '../../src/tasks/vision/face-detection.js';
 import { runTask } from '../../src/tasks/task.js';
 import {
   ASTRONAUT_FACE,

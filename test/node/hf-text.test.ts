@@ -12,8 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { tokenizerJson, vocabulary, writeTinyBertFolder } from '../../models/hf-tiny/bert.js';
 import { publishRequest } from '../../scripts/models.js';
 import { preparePublish } from '../../scripts/publish.js';
-import { encodeWithOffsets, prepareTokenizer } from '../../src/tasks/hf-tokenizer.js';
-import { aggregate, type PreEntity } from '../../src/tasks/token-classification.js';
+import { encodeWithOffsets, prepareTokenizer } from '../../src/tasks/text/hf-tokenizer.js';
+import { aggregate, type PreEntity } from '../../src/tasks/text/token-classification.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hf-text-node-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -22,8 +22,8 @@ import {
   processImage,
   type Pixels,
   type Resample,
-} from '../../src/tasks/hf-image-processor.js';
-import { decodeImage, DEFAULT_MAX_PIXELS } from '../../src/tasks/image.js';
+} from '../../src/tasks/vision/hf-image-processor.js';
+import { decodeImage, DEFAULT_MAX_PIXELS } from '../../src/codecs/image.js';
 import { hfPictures } from '../support/hf-vision.js';
 
 /** The sharp transformers.js itself loads (its own pinned copy, with its libvips), not whichever is hoisted. */

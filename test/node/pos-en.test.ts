@@ -12,15 +12,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { decode, tensorDims, tensorValues } from '../../models/lib/onnx-builder.js';
 import { buildTagset, loadCorpus, splitDocuments, UNTAGGED, type BrownDocument } from '../../models/pos-en/data.js';
 import { buildAll, BUILD_DIR } from '../../scripts/models.js';
-import { ManifestSchema, type Manifest } from '../../src/storage/manifest.js';
-import { fnv1a32, padSparse } from '../../src/tasks/text-features.js';
+import { ManifestSchema, type Manifest } from '../../src/lib/manifest.js';
+import { fnv1a32, padSparse } from '../../src/tasks/text/text-features.js';
 import {
   splitWords,
   WORD_FEATURE_TEMPLATES,
   WordFeatureConfigSchema,
   wordFeatureRows,
   type WordFeatureConfig,
-} from '../../src/tasks/word-features.js';
+} from '../../src/tasks/text/word-features.js';
 
 interface Built {
   dir: string;

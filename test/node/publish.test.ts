@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getPlatformProxy } from 'wrangler';
 import { writeTinyBert } from '../../models/hf-tiny/bert.js';
-import { ManifestSchema, r2Keys } from '../../src/storage/manifest.js';
+import { ManifestSchema, r2Keys } from '../../src/lib/manifest.js';
 
 const run = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'publish-test-'));

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ServiceError } from '../../src/lib/errors.js';
 import { CircuitBreaker } from '../../src/routing/breaker.js';
-import { dispatch } from '../../src/routing/dispatch.js';
+import { dispatch } from '../../src/serving/dispatch.js';
 import { OriginClient, OriginUnavailableError, readOriginConfig } from '../../src/routing/origin-client.js';
 import { decidePlacement, type PlacementInput } from '../../src/routing/placement.js';
 

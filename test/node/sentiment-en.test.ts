@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFeeds } from '../../models/lib/ort-eval.js';
 import { sparseFeeds } from '../../models/sentiment-en/recipe.js';
 import { buildRecipe, REPO_ROOT } from '../../scripts/models.js';
-import { ManifestSchema } from '../../src/storage/manifest.js';
+import { ManifestSchema } from '../../src/lib/manifest.js';
 import { sentimentBuild, type SentimentBuild } from './build-fixture.js';
 
 let built: SentimentBuild;

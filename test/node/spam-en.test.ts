@@ -11,9 +11,9 @@ import { runFeeds } from '../../models/lib/ort-eval.js';
 import { deduplicate, type Message } from '../../models/spam-en/data.js';
 import { sparseFeeds } from '../../models/spam-en/recipe.js';
 import { buildAll, BUILD_DIR } from '../../scripts/models.js';
-import { ManifestSchema, type Manifest } from '../../src/storage/manifest.js';
-import { decodeHeader, emailText, htmlText } from '../../src/tasks/email-text.js';
-import { featurizeSparse, TextFeatureConfigSchema } from '../../src/tasks/text-features.js';
+import { ManifestSchema, type Manifest } from '../../src/lib/manifest.js';
+import { decodeHeader, emailText, htmlText } from '../../src/codecs/email-text.js';
+import { featurizeSparse, TextFeatureConfigSchema } from '../../src/tasks/text/text-features.js';
 
 interface Built {
   dir: string;

@@ -10,7 +10,7 @@ import {
   tokenFeatures,
   tokenize,
   type TextFeatureConfig,
-} from '../../src/tasks/text-features.js';
+} from '../../src/tasks/text/text-features.js';
 import { FEATURES } from '../../models/sentiment-en/recipe.js';
 
 const small: TextFeatureConfig = { ...FEATURES, buckets: 1 << 10 };

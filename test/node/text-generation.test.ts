@@ -20,17 +20,17 @@ import {
 } from '../../scripts/hf-generation.js';
 import { decidePlacement } from '../../src/routing/placement.js';
 import { ServiceError } from '../../src/lib/errors.js';
-import { ManifestSchema, type Manifest } from '../../src/storage/manifest.js';
-import { renderChat } from '../../src/tasks/chat-template.js';
-import type { LoadedTokenizer } from '../../src/tasks/hf-tokenizer.js';
+import { ManifestSchema, type Manifest } from '../../src/lib/manifest.js';
+import { renderChat } from '../../src/tasks/generation/chat-template.js';
+import type { LoadedTokenizer } from '../../src/tasks/text/hf-tokenizer.js';
 import {
   decoderConfig,
   DecoderConfigSchema,
   emptyBatch,
   runStep,
   type DecoderConfig,
-} from '../../src/tasks/kv-cache.js';
-import { argmax, chooseToken, seededRng, type SamplingParams } from '../../src/tasks/sampling.js';
+} from '../../src/tasks/generation/kv-cache.js';
+import { argmax, chooseToken, seededRng, type SamplingParams } from '../../src/maths/sampling.js';
 import {
   collect,
   encodePrompt,
@@ -41,7 +41,7 @@ import {
   type DecodingRequest,
   type GenerationEvent,
   type GenerationPlan,
-} from '../../src/tasks/text-generation.js';
+} from '../../src/tasks/generation/text-generation.js';
 import {
   computeHfGeneration,
   HF_GENERATION_CHAT,

@@ -14,8 +14,8 @@ import { loadDocuments, type Document } from '../../models/topics-en/data.js';
 import { IDF, PROJECTION } from '../../models/topics-en/model.js';
 import { embedBags } from '../../models/topics-en/recipe.js';
 import { buildAll, BUILD_DIR } from '../../scripts/models.js';
-import { ManifestSchema, type Manifest } from '../../src/storage/manifest.js';
-import { bagConfig, bagOf, TopicsFileSchema, words } from '../../src/tasks/bag-of-words.js';
+import { ManifestSchema, type Manifest } from '../../src/lib/manifest.js';
+import { bagConfig, bagOf, TopicsFileSchema, words } from '../../src/tasks/text/bag-of-words.js';
 
 interface Built {
   dir: string;

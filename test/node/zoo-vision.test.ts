@@ -15,9 +15,9 @@ import { crossValidate, loadIris } from '../../models/iris-tree/recipe.js';
 import { evaluateLines, lineInputs, OUTPUT } from '../../models/text-orientation/recipe.js';
 import { CONVERT, type RenderedLine } from '../../models/text-orientation/render.js';
 import { buildAll, BUILD_DIR } from '../../scripts/models.js';
-import type { Manifest } from '../../src/storage/manifest.js';
-import { decodeImage, readImageSize, sniffFormat } from '../../src/tasks/image.js';
-import { fitDigit, resizePlane } from '../../src/tasks/image-ops.js';
+import type { Manifest } from '../../src/lib/manifest.js';
+import { decodeImage, readImageSize, sniffFormat } from '../../src/codecs/image.js';
+import { fitDigit, resizePlane } from '../../src/tasks/vision/image-ops.js';
 import { jpegBytes, pngBytes } from '../support/vision.js';
 
 interface Built {

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeMono, encodeWav, readWavHeader, resample, type WavWriteOptions } from '../../src/tasks/wav.js';
+import { decodeMono, encodeWav, readWavHeader, resample, type WavWriteOptions } from '../../src/codecs/wav.js';
 import type { AudioClip, AudioReferences } from './provided.js';
 import { mulberry32 } from '../../models/lib/train.js';
 

@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import * as ortNode from 'onnxruntime-node';
 import { CONVERT } from '../../models/text-orientation/render.js';
 import { readBuiltModels } from '../../scripts/model-store.js';
-import { ManifestSchema } from '../../src/storage/manifest.js';
-import { facePreprocess, letterboxTensor } from '../../src/tasks/face-detection.js';
-import { decodeImage } from '../../src/tasks/image.js';
+import { ManifestSchema } from '../../src/lib/manifest.js';
+import { facePreprocess, letterboxTensor } from '../../src/tasks/vision/face-detection.js';
+import { decodeImage } from '../../src/codecs/image.js';
 import type { FaceFixtures, FacePhoto, FaceReference, HandBox } from './provided.js';
 
 export type { FaceFixtures, FacePhoto, HandBox };

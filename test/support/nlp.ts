@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import * as ortNode from 'onnxruntime-node';
 import { loadDocuments } from '../../models/topics-en/data.js';
 import { readBuiltModels, type StoredModel } from '../../scripts/model-store.js';
-import { ManifestSchema, type Manifest } from '../../src/storage/manifest.js';
-import { bagConfig, bagOf } from '../../src/tasks/bag-of-words.js';
-import { padSparse, sparseBatch, TextFeatureConfigSchema } from '../../src/tasks/text-features.js';
+import { ManifestSchema, type Manifest } from '../../src/lib/manifest.js';
+import { bagConfig, bagOf } from '../../src/tasks/text/bag-of-words.js';
+import { padSparse, sparseBatch, TextFeatureConfigSchema } from '../../src/tasks/text/text-features.js';
 import type { NlpReferences } from './provided.js';
 
 /** Worker tests run with MAX_TEXT_CHARS 2000 (vitest.config.ts): inputs stay under it. */

@@ -6,9 +6,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ortNode from 'onnxruntime-node';
 import { readBuiltModels } from '../../scripts/model-store.js';
-import { ManifestSchema } from '../../src/storage/manifest.js';
+import { ManifestSchema } from '../../src/lib/manifest.js';
 import type { KserveTensor, References, TensorRef } from './provided.js';
-import { sparseBatch, TextFeatureConfigSchema } from '../../src/tasks/text-features.js';
+import { sparseBatch, TextFeatureConfigSchema } from '../../src/tasks/text/text-features.js';
 
 export type { References };
 

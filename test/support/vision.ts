@@ -13,8 +13,8 @@ import { loadIris } from '../../models/iris-tree/recipe.js';
 import type { RenderedLine } from '../../models/text-orientation/render.js';
 import { CONVERT } from '../../models/text-orientation/render.js';
 import { readBuiltModels } from '../../scripts/model-store.js';
-import type { RgbaImage } from '../../src/tasks/image.js';
-import { resizePlane } from '../../src/tasks/image-ops.js';
+import type { RgbaImage } from '../../src/codecs/image.js';
+import { resizePlane } from '../../src/tasks/vision/image-ops.js';
 import type { VisionFixtures } from './provided.js';
 
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');

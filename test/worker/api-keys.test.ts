@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { generateSecret, isWellFormedSecret, KeyStore, scopeAllows } from '../../src/auth/keys.js';
 import { sha256Hex } from '../../src/lib/sha256.js';
 import { apiKeys, assertCanCall, currentKey, requireAdmin, type KeyVariables } from '../../src/middleware/api-keys.js';
-import { errorHandler } from '../../src/routes/http.js';
+import { errorHandler } from '../../src/http/router.js';
 
 type TestEnv = { Variables: KeyVariables };
 

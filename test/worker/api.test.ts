@@ -2,7 +2,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { runtimeInfo } from '../../src/inference/runtime.js';
+import { runtimeInfo } from '../../src/runtime/ort.js';
 import { call, json, postJson, type ErrorJson } from './client.js';
 import { seedModels } from './seed.js';
 import { sliceRows, type KserveTensor } from '../support/provided.js';

@@ -5,11 +5,11 @@
  * none on a faceless photo, a list of lists for a batch, and 4xx answers that name the field.
  */
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { createSession } from '../../src/inference/runtime.js';
-import { ManifestSchema } from '../../src/storage/manifest.js';
-import { base64ToBytes } from '../../src/tasks/base64.js';
-import { letterbox } from '../../src/tasks/blazeface.js';
-import { facePostprocess, facesFromOutputs, type DetectedFace } from '../../src/tasks/face-detection.js';
+import { createSession } from '../../src/runtime/ort.js';
+import { ManifestSchema } from '../../src/lib/manifest.js';
+import { base64ToBytes } from '../../src/codecs/base64.js';
+import { letterbox } from '../../src/tasks/vision/blazeface.js';
+import { facePostprocess, facesFromOutputs, type DetectedFace } from '../../src/tasks/vision/face-detection.js';
 import { float32, type Outputs } from '../../src/tasks/tensor.js';
 import type { FacePhoto, FaceReference, HandBox } from '../support/provided.js';
 import { call, json, postJson, type ErrorJson } from './client.js';

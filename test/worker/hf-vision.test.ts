@@ -9,8 +9,8 @@
  */
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { r2Keys } from '../../src/storage/manifest.js';
-import { DetectionSchema } from '../../src/tasks/object-detection.js';
+import { r2Keys } from '../../src/lib/manifest.js';
+import { DetectionSchema } from '../../src/tasks/vision/object-detection.js';
 import type { HfDetection, HfLabelScore } from '../support/provided.js';
 import { call, json, postJson, type ErrorJson } from './client.js';
 import { base64Bytes } from './seed.js';

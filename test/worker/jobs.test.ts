@@ -10,7 +10,7 @@ import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { consumerFaults, jobStub } from '../../src/jobs/consumer.js';
 import { jobObjectName } from '../../src/jobs/job-object.js';
 import type { JobView } from '../../src/jobs/model.js';
-import { r2Keys } from '../../src/storage/manifest.js';
+import { r2Keys } from '../../src/lib/manifest.js';
 import { sha256Hex } from '../../src/lib/sha256.js';
 import { call, json, postJson, recordOf, type ErrorJson } from './client.js';
 import { finished, getJob, submit, syncOutputs, until } from './job-support.js';

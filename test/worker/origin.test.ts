@@ -6,7 +6,7 @@
  */
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { r2Keys } from '../../src/storage/manifest.js';
+import { r2Keys } from '../../src/lib/manifest.js';
 import { json, postJson, type ErrorJson } from './client.js';
 import { base64Bytes, seedModels } from './seed.js';
 import { sliceRows } from '../support/provided.js';

@@ -8,7 +8,7 @@ import { Hono } from 'hono';
 import { describe, expect, it, vi } from 'vitest';
 import type { RateLimitTier } from '../../src/lib/config.js';
 import { rateLimit } from '../../src/middleware/rate-limit.js';
-import { errorHandler } from '../../src/routes/http.js';
+import { errorHandler } from '../../src/http/router.js';
 
 const TIGHT: RateLimitTier = { binding: 'RATE_LIMIT_TEST_TIGHT', limit: 3, period: 10 };
 

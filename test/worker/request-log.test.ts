@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import { describe, expect, it } from 'vitest';
 import { requestLog, type RequestLine } from '../../src/middleware/request-log.js';
-import { errorHandler } from '../../src/routes/http.js';
+import { errorHandler } from '../../src/http/router.js';
 
 describe('requestLog', () => {
   it('writes one line per request with pattern, status, headers it reads and the key id, and no payload', async () => {

@@ -1,9 +1,9 @@
 /** @module onnxruntime-web wiring in workerd, the session cache, and the R2 registry (manifests, sha256, versions). */
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createSession, runtimeInfo } from '../../src/inference/runtime.js';
-import { SessionCache } from '../../src/inference/sessions.js';
-import { r2Keys } from '../../src/storage/manifest.js';
+import { createSession, runtimeInfo } from '../../src/runtime/ort.js';
+import { SessionCache } from '../../src/runtime/sessions.js';
+import { r2Keys } from '../../src/lib/manifest.js';
 import { ModelRegistry } from '../../src/storage/registry.js';
 import { call, json, postJson, type ErrorJson } from './client.js';
 import { base64Bytes, builtManifest, feedsOf, seedModels } from './seed.js';

@@ -1,8 +1,8 @@
 /** @module Seeds the test's miniflare R2 bucket with the built models handed over by the global setup. */
 import { env } from 'cloudflare:workers';
 import { inject } from 'vitest';
-import { r2Keys } from '../../src/storage/manifest.js';
-import { base64ToBytes } from '../../src/tasks/base64.js';
+import { r2Keys } from '../../src/lib/manifest.js';
+import { base64ToBytes } from '../../src/codecs/base64.js';
 import type { Feeds } from '../../src/tasks/tensor.js';
 import type { KserveTensor } from '../support/provided.js';
 

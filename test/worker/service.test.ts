@@ -8,9 +8,9 @@ import { env, exports } from 'cloudflare:workers';
 import { hc } from 'hono/client';
 import { afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { generateSecret } from '../../src/auth/keys.js';
-import { runtimeInfo } from '../../src/inference/runtime.js';
+import { runtimeInfo } from '../../src/runtime/ort.js';
 import { app, type AppType } from '../../src/index.js';
-import { r2Keys } from '../../src/storage/manifest.js';
+import { r2Keys } from '../../src/lib/manifest.js';
 import { call, json, postJson, recordOf, secretOf, type ErrorJson, type TestKey } from './client.js';
 import { base64Bytes, seedModels } from './seed.js';
 

@@ -9,8 +9,8 @@
 import { env, exports } from 'cloudflare:workers';
 import OpenAI from 'openai';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { runtimeInfo } from '../../src/inference/runtime.js';
-import { r2Keys } from '../../src/storage/manifest.js';
+import { runtimeInfo } from '../../src/runtime/ort.js';
+import { r2Keys } from '../../src/lib/manifest.js';
 import { HF_GENERATION_CHAT, HF_GENERATION_PROMPTS } from '../support/hf-generation-inputs.js';
 import { call, ensureKeys, json, postJson, secretOf, type ErrorJson } from './client.js';
 import { base64Bytes, builtManifest, seedModels } from './seed.js';

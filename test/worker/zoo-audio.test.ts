@@ -3,7 +3,7 @@
  * global setup) in several encodings, silence only, and the 413/415/422 refusals.
  */
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { encodeWav } from '../../src/tasks/wav.js';
+import { encodeWav } from '../../src/codecs/wav.js';
 import { call, json, postJson, type ErrorJson } from './client.js';
 import { base64Bytes, seedModels } from './seed.js';
 

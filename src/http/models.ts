@@ -1,0 +1,124 @@
+/** @module The catalogue: `GET /v1/models` and `GET /v1/models/{model}` (ModelCards), defined once for both apps. */
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Env as HonoEnv } from 'hono';
+import { TASKS, type Manifest } from '../lib/manifest.js';
+import { parseModelRef } from '../storage/registry.js';
+import { createRouter, errorResponses, KEY_SECURITY, RateLimitHeaders } from './router.js';
+import { generationLimits } from '../tasks/generation/text-generation.js';
+import { ModelRefParam } from './predict.js';
+import type { Serving } from '../serving/contract.js';
+
+const Tensor = z.object({ name: z.string(), dtype: z.string(), shape: z.array(z.union([z.number(), z.string()])) });
+
+export const ModelCardSchema = z
+  .object({
+    id: z.string().openapi({ example: 'sentiment-en' }),
+    object: z.literal('model'),
+    version: z.string().openapi({ example: '2.1.0' }),
+    task: z.enum(TASKS),
+    description: z.string(),
+    license: z.string(),
+    source: z.record(z.string(), z.string()),
+    size_bytes: z.number().int(),
+    accuracy: z.number().nullable().openapi({ description: 'Held-out accuracy measured by the build, if any.' }),
+    edge_latency_ms_p50: z.number().nullable(),
+    quantization: z.object({ type: z.enum(['int8', 'fp32']), method: z.string(), reason: z.string().optional() }),
+    labels: z.array(z.string()).optional(),
+    inputs: z.array(Tensor),
+    outputs: z.array(Tensor),
+    placement: z.enum(['edge', 'origin', 'auto']),
+    edge_limits: z.record(z.string(), z.number()),
+    metrics: z.record(z.string(), z.union([z.number(), z.string(), z.record(z.string(), z.number())])),
+    created_at: z.string().optional(),
+    generation: z
+      .object({
+        context_length: z.number().int().openapi({ description: 'Tokens a request may hold: prompt + max_tokens.' }),
+        default_max_tokens: z.number().int().openapi({ description: 'New tokens when a request names no max_tokens.' }),
+      })
+      .optional()
+      .openapi({ description: 'text-generation models: the limits a request is sized by.' }),
+  })
+  .openapi('ModelCard');
+export type ModelCard = z.infer<typeof ModelCardSchema>;
+
+const numberMetric = (m: Manifest, key: string): number | null => {
+  const v = m.metrics[key];
+  return typeof v === 'number' ? v : null;
+};
+
+/** What a caller may see of a manifest: everything but file plumbing and preprocessing internals. */
+export function modelCard(m: Manifest): ModelCard {
+  const card: ModelCard = {
+    id: m.id,
+    object: 'model',
+    version: m.version,
+    task: m.task,
+    description: m.description,
+    license: m.license,
+    source: Object.fromEntries(Object.entries(m.source).filter((e): e is [string, string] => e[1] !== undefined)),
+    size_bytes: m.files.reduce((n, f) => n + f.bytes, 0),
+    // The two figures a caller compares models by, lifted out of `metrics` (null when the build measured none).
+    accuracy: numberMetric(m, 'accuracy'),
+    edge_latency_ms_p50: numberMetric(m, 'edge_latency_ms_p50'),
+    quantization: m.quantization,
+    inputs: m.inputs,
+    outputs: m.outputs,
+    placement: m.placement,
+    edge_limits: Object.fromEntries(
+      Object.entries(m.edge_limits).filter((e): e is [string, number] => e[1] !== undefined),
+    ),
+    metrics: m.metrics,
+  };
+  if (m.labels !== undefined) card.labels = m.labels;
+  if (m.task === 'text-generation') card.generation = generationLimits(m);
+  if (m.created_at !== undefined) card.created_at = m.created_at;
+  return card;
+}
+
+const headers = z.object(RateLimitHeaders);
+
+export const listModelsRoute = createRoute({
+  method: 'get',
+  path: '/v1/models',
+  operationId: 'listModels',
+  tags: ['Models'],
+  summary: 'List the models this key may call',
+  security: KEY_SECURITY,
+  responses: {
+    200: {
+      description: "Each model's default version.",
+      headers,
+      content: {
+        'application/json': { schema: z.object({ object: z.literal('list'), data: z.array(ModelCardSchema) }) },
+      },
+    },
+    ...errorResponses(401, 429),
+  },
+});
+
+export const getModelRoute = createRoute({
+  method: 'get',
+  path: '/v1/models/{model}',
+  operationId: 'getModel',
+  tags: ['Models'],
+  summary: "A model's card",
+  security: KEY_SECURITY,
+  request: { params: z.object({ model: ModelRefParam }) },
+  responses: {
+    200: { description: 'The ModelCard.', headers, content: { 'application/json': { schema: ModelCardSchema } } },
+    ...errorResponses(401, 403, 404, 429, 503),
+  },
+});
+
+export function modelsRoutes<E extends HonoEnv>(serving: Serving<E>) {
+  return createRouter<E>()
+    .openapi(listModelsRoute, async (c) => {
+      const list = await serving.registry(c).list();
+      return c.json({ object: 'list' as const, data: list.filter((m) => serving.lists(c, m)).map(modelCard) }, 200);
+    })
+    .openapi(getModelRoute, async (c) => {
+      const ref = parseModelRef(c.req.valid('param').model);
+      serving.admit(c, ref.id);
+      return c.json(modelCard(await serving.registry(c).resolve(ref)), 200);
+    });
+}
