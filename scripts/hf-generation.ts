@@ -9,7 +9,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Manifest, TensorSpec } from '../src/lib/manifest.js';
 import { prepareTokenizer } from '../src/tasks/text/hf-tokenizer.js';
-import { DecoderConfigSchema, emptyBatch, stepFeeds, type DecoderConfig, type KvBatch } from '../src/tasks/generation/kv-cache.js';
+import {
+  DecoderConfigSchema,
+  emptyBatch,
+  stepFeeds,
+  type DecoderConfig,
+  type KvBatch,
+} from '../src/tasks/generation/kv-cache.js';
 import type { Feeds, TensorData } from '../src/tasks/tensor.js';
 
 /**

@@ -9,13 +9,7 @@ import type { Context } from 'hono';
 import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { z } from 'zod';
 import { edgeSession } from '../runtime/edge-session.js';
-import {
-  ID_HEADER,
-  liveGenerations,
-  newGenerationId,
-  OWNER_HEADER,
-  type LiveGeneration,
-} from './live-generations.js';
+import { ID_HEADER, liveGenerations, newGenerationId, OWNER_HEADER, type LiveGeneration } from './live-generations.js';
 import { currentKey } from '../middleware/api-keys.js';
 import { placementReason } from './dispatch.js';
 import { OriginUnavailableError, originClient, type OriginClient } from '../routing/origin-client.js';

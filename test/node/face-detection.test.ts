@@ -12,7 +12,12 @@ import { readBuiltModels } from '../../scripts/model-store.js';
 import { ServiceError } from '../../src/lib/errors.js';
 import { ManifestSchema, type Manifest } from '../../src/lib/manifest.js';
 import { letterbox, ssdAnchors, suppress, unletterbox, type RawFace } from '../../src/tasks/vision/blazeface.js';
-import { faceDetection, facePostprocess, facePreprocess, type DetectedFace } from '../../src/tasks/vision/face-detection.js';
+import {
+  faceDetection,
+  facePostprocess,
+  facePreprocess,
+  type DetectedFace,
+} from '../../src/tasks/vision/face-detection.js';
 import { runTask } from '../../src/tasks/task.js';
 import {
   ASTRONAUT_FACE,
