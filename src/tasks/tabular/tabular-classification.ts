@@ -8,7 +8,7 @@ import type { Manifest } from '../../lib/manifest.js';
 import { type RequestBody, type RequestLimits, type TaskModule } from '../task.js';
 
 import { asFloat32, float32, type Feeds, type Outputs } from '../tensor.js';
-import type { LabelScore } from '../text/text-classification.js';
+import { rankLabels, type LabelScore } from '../../maths/scores.js';
 
 /** Feature names in column order (for messages and docs); their count is the row width. */
 const PreprocessSchema = z.object({ features: z.array(z.string()).min(1) });
@@ -98,14 +98,9 @@ export const tabularClassification: TaskModule<TabularInput, LabelScore[] | Labe
     const name = PostprocessSchema.parse(manifest.postprocess).scores_output;
     const probs = asFloat32(outputs[name], name);
     const classes = probs.length / p.rows.length;
-    const results = p.rows.map((_, r) => {
-      const all = Array.from({ length: classes }, (_, c) => ({
-        label: manifest.labels?.[c] ?? `LABEL_${c}`,
-        score: probs[r * classes + c] ?? 0,
-      }));
-      all.sort((a, b) => b.score - a.score);
-      return p.topK === undefined ? all : all.slice(0, p.topK);
-    });
+    const results = p.rows.map((_, r) =>
+      rankLabels(probs.subarray(r * classes, (r + 1) * classes), manifest.labels, p.topK),
+    );
     return p.single ? (results[0] ?? []) : results;
   },
 };

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { describeIssues, ServiceError } from '../../lib/errors.js';
 import type { Manifest } from '../../lib/manifest.js';
+import { byScore, softmaxMasked } from '../../maths/scores.js';
 import {
   assemble,
   encodeWithOffsets,
@@ -144,22 +145,6 @@ async function buildWindows(
   return { examples, windows };
 }
 
-function softmaxMasked(logits: Float32Array, keep: readonly boolean[]): Float64Array {
-  let max = -Infinity;
-  keep.forEach((k, i) => {
-    if (k) max = Math.max(max, logits[i] ?? -Infinity);
-  });
-  const out = new Float64Array(logits.length);
-  let sum = 0;
-  keep.forEach((k, i) => {
-    if (!k) return;
-    const e = Math.exp((logits[i] ?? 0) - max);
-    out[i] = e;
-    sum += e;
-  });
-  return out.map((v) => v / sum);
-}
-
 /** One window's candidate answers, best first (Hugging Face's `decode_spans` over start × end probabilities). */
 function windowAnswers(
   w: Window,
@@ -183,7 +168,7 @@ function windowAnswers(
       candidates.push({ s, e, score: (ps[s] ?? 0) * (pe[e] ?? 0) });
     }
   }
-  candidates.sort((a, b) => b.score - a.score);
+  candidates.sort(byScore);
   const answers = candidates.slice(0, p.topK).map(({ s, e, score }) => {
     const first = w.row.spanIndex[s] ?? 0;
     const last = w.row.spanIndex[e] ?? 0;
@@ -285,7 +270,7 @@ export const questionAnswering: TaskModule<
         nullScore = Math.min(nullScore, got.nullScore);
       });
       if (p.handleImpossible) all.push({ score: nullScore, start: 0, end: 0, answer: '' });
-      all.sort((a, b) => b.score - a.score);
+      all.sort(byScore);
       const top = all.slice(0, p.topK);
       return p.topK === 1 ? (top[0] ?? { score: 0, start: 0, end: 0, answer: '' }) : top;
     });

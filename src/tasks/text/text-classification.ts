@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { ServiceError, describeIssues } from '../../lib/errors.js';
 import type { Manifest } from '../../lib/manifest.js';
+import { rankLabels, sigmoid, softmax, type LabelScore } from '../../maths/scores.js';
 import { encodeSingle, hfTokenizerConfig, loadTokenizer, transformerFeeds, type Assembled } from './hf-tokenizer.js';
 import { type RequestBody, type RequestLimits, type TaskContext, type TaskModule } from '../task.js';
 
@@ -19,10 +20,6 @@ import {
   type TextFeatureConfig,
 } from './text-features.js';
 
-export interface LabelScore {
-  label: string;
-  score: number;
-}
 export interface Attribution {
   token: string;
   weight: number;
@@ -64,25 +61,6 @@ function labels(manifest: Manifest, width: number): string[] {
   return manifest.labels ?? Array.from({ length: width }, (_, i) => `LABEL_${i}`);
 }
 
-/** Softmax over one row, stable for large logits. */
-export function softmax(row: Float32Array): Float32Array {
-  let max = -Infinity;
-  for (const v of row) max = Math.max(max, v);
-  const out = new Float32Array(row.length);
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) {
-    const e = Math.exp((row[i] ?? 0) - max);
-    out[i] = e;
-    sum += e;
-  }
-  for (let i = 0; i < out.length; i++) out[i] = (out[i] ?? 0) / sum;
-  return out;
-}
-
-function sigmoid(row: Float32Array): Float32Array {
-  return row.map((v) => 1 / (1 + Math.exp(-v)));
-}
-
 /**
  * Class probabilities per row, from `probabilities` when the model has it, else the manifest's function (softmax
  * unless a multi-label model says sigmoid) of `logits`.
@@ -108,9 +86,7 @@ function rankAll(outputs: Outputs, p: TextClassificationInput, manifest: Manifes
 }
 
 function ranked(probs: Float32Array, names: string[], topK: number | undefined): LabelScore[] {
-  const all = [...probs].map((score, i) => ({ label: names[i] ?? `LABEL_${i}`, score }));
-  all.sort((a, b) => b.score - a.score);
-  return topK === undefined ? all : all.slice(0, topK);
+  return rankLabels(probs, names, topK);
 }
 
 export const textClassification: TaskModule<TextClassificationInput, ClassificationResult | ClassificationResult[]> = {

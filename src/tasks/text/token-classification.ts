@@ -26,7 +26,7 @@ import {
 import type { RequestBody, RequestLimits, TaskContext, TaskModule } from '../task.js';
 import { asFloat32, float32, type Feeds, type Outputs } from '../tensor.js';
 import { padSparse } from './text-features.js';
-import { softmax } from './text-classification.js';
+import { softmax } from '../../maths/scores.js';
 import { splitWords, WordFeatureConfigSchema, wordFeatureRows } from './word-features.js';
 
 export const AGGREGATION_STRATEGIES = ['none', 'simple', 'first', 'average', 'max'] as const;

@@ -19,7 +19,7 @@ import {
 } from './hf-tokenizer.js';
 import type { RequestBody, RequestLimits, TaskContext, TaskModule } from '../task.js';
 import { asFloat32, type Feeds, type Outputs } from '../tensor.js';
-import { softmax } from './text-classification.js';
+import { softmax } from '../../maths/scores.js';
 
 export interface ZeroShotOutput {
   sequence: string;

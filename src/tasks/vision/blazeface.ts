@@ -6,6 +6,7 @@
  * arrays, shared by the task (edge and origin), the build and the tests. No library does this for BlazeFace's
  * tensors: MediaPipe's own code is C++/TFLite and needs its graph runtime, so it is written here.
  */
+import { byScore } from '../../maths/scores.js';
 
 /** MediaPipe's names for BlazeFace's six keypoints, in the model's order; "right" is the subject's right. */
 export const FACE_KEYPOINTS = [
@@ -145,7 +146,7 @@ export interface SuppressionOptions {
  * best member as it is. The cluster leaves the pool either way.
  */
 export function suppress(faces: readonly RawFace[], o: SuppressionOptions): RawFace[] {
-  let remaining = [...faces].sort((a, b) => b.score - a.score);
+  let remaining = [...faces].sort(byScore);
   const out: RawFace[] = [];
   while (remaining.length > 0 && out.length < o.maxFaces) {
     const best = remaining[0];

@@ -13,7 +13,7 @@ import { HfImageProcessorSchema, processImage } from './hf-image-processor.js';
 import { type RequestBody, type RequestLimits, type TaskModule } from '../task.js';
 
 import { asFloat32, float32, type Feeds, type Outputs } from '../tensor.js';
-import { softmax, type LabelScore } from '../text/text-classification.js';
+import { rankLabels, softmax, type LabelScore } from '../../maths/scores.js';
 
 const DigitSchema = z.object({
   kind: z.literal('mnist-digit'),
@@ -188,11 +188,9 @@ export const imageClassification: TaskModule<ImageClassificationInput, LabelScor
   },
 
   postprocess(outputs: Outputs, p: ImageClassificationInput, manifest: Manifest): LabelScore[] | LabelScore[][] {
-    const results = probabilityRows(outputs, p.tensors.length, manifest).map((row) => {
-      const all = [...row].map((score, i) => ({ label: manifest.labels?.[i] ?? `LABEL_${i}`, score }));
-      all.sort((a, b) => b.score - a.score);
-      return p.topK === undefined ? all : all.slice(0, p.topK);
-    });
+    const results = probabilityRows(outputs, p.tensors.length, manifest).map((row) =>
+      rankLabels(row, manifest.labels, p.topK),
+    );
     return p.single ? (results[0] ?? []) : results;
   },
 };

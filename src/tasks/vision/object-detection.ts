@@ -19,7 +19,7 @@ import { imagesOf } from './image-classification.js';
 import { decodeImage, DEFAULT_MAX_PIXELS } from '../../codecs/image.js';
 import type { RequestBody, RequestLimits, TaskModule } from '../task.js';
 import { asFloat32, float32, type Feeds, type ModelRunner, type Outputs } from '../tensor.js';
-import { softmax } from '../text/text-classification.js';
+import { softmax } from '../../maths/scores.js';
 
 /** Which outputs hold the class logits and the boxes, and the default score threshold. */
 const PostprocessSchema = z.object({
