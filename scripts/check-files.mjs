@@ -1,7 +1,13 @@
-/** @module House rules no lint plugin checks: kebab-case file names and a `@module` doc line atop each TypeScript file. */
+/**
+ * @module House rules no lint plugin checks: kebab-case file names, a `@module` doc line atop each TypeScript file, and
+ * no folder of src/ holding more than 20 files side by side (a folder is one responsibility; split it when it grows).
+ */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
+
+/** Files side by side in one folder of src/ before it must be split. */
+const MAX_FILES_PER_FOLDER = 20;
 
 const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { encoding: 'utf8' })
   .split('\n')
@@ -19,6 +25,11 @@ for (const f of files) {
   if (!/^(#!.*\n)?\/\*\*\s*(\n\s*\*\s*)?@module/.test(text))
     problems.push(`${f}: the first line must be a /** @module … */ comment`);
 }
+const perFolder = new Map();
+for (const f of files.filter((f) => f.startsWith('src/')))
+  perFolder.set(dirname(f), (perFolder.get(dirname(f)) ?? 0) + 1);
+for (const [folder, n] of perFolder)
+  if (n > MAX_FILES_PER_FOLDER) problems.push(`${folder}/: ${n} files side by side (at most ${MAX_FILES_PER_FOLDER})`);
 if (problems.length > 0) {
   console.error(problems.join('\n'));
   process.exit(1);
