@@ -23,15 +23,14 @@ import type { SeedBucket } from '../scripts/seed.js';
 import { ManifestSchema, r2Keys, type Manifest } from '../src/lib/manifest.js';
 import type { LoadedTokenizer } from '../src/tasks/text/hf-tokenizer.js';
 import { decoderConfig, emptyBatch, joinBatches, runStep, type KvBatch } from '../src/tasks/generation/kv-cache.js';
+import { GenerationEventSchema, type GenerationEvent } from '../src/tasks/generation/events.js';
+import { generate } from '../src/tasks/generation/loop.js';
 import {
   encodePrompt,
-  generate,
-  GenerationEventSchema,
   generationTokenizer,
   planGeneration,
-  type GenerationEvent,
   type GenerationPlan,
-} from '../src/tasks/generation/text-generation.js';
+} from '../src/tasks/generation/plan.js';
 import { percentile, startWrangler, table, writeResults, type Started } from './harness.js';
 import { WARMUP_MS } from './timing.js';
 

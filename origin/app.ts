@@ -11,19 +11,16 @@ import { timing } from 'hono/timing';
 import { ServiceError } from '../src/lib/errors.js';
 import type { Manifest } from '../src/lib/manifest.js';
 import { documentConfig, registerSecurity } from '../src/http/docs.js';
-import { createRouter, errorHandler, limitBody, notFoundHandler, type BaseVariables } from '../src/http/router.js';
+import { createRouter, errorHandler, limitBody, notFoundHandler } from '../src/http/router.js';
 import { generateRoutes } from '../src/http/generate.js';
 import { kserveRoutes } from '../src/http/kserve.js';
 import { modelsRoutes } from '../src/http/models.js';
 import { predictRoutes } from '../src/http/predict.js';
-import { stageTimings, taskContext, type Serving } from '../src/serving/contract.js';
+import { taskContext, type BaseVariables, type Serving } from '../src/serving/contract.js';
+import { predictionHeaders } from '../src/serving/headers.js';
 import { ID_HEADER, liveGenerations, newGenerationId, OWNER_HEADER } from '../src/serving/live-generations.js';
-import {
-  generatedTexts,
-  generationTokenizer,
-  textGeneration,
-  type TextGenerationInput,
-} from '../src/tasks/generation/text-generation.js';
+import { generationTokenizer } from '../src/tasks/generation/plan.js';
+import { generatedTexts, textGeneration, type TextGenerationInput } from '../src/tasks/generation/text-generation.js';
 import { eventsOf } from './generation-scheduler.js';
 import { inferResponse, runInfer } from '../src/tasks/kserve.js';
 import { runTask, type StageTimings } from '../src/tasks/task.js';
@@ -44,14 +41,10 @@ interface OriginEnv {
   Variables: BaseVariables;
 }
 
-/** Headers on the origin's own answers: the same set the edge sends, so a direct caller sees one shape. */
+/** Headers on the origin's own answers: the edge's set, so a direct caller sees one shape. */
 function answerHeaders(c: Context, manifest: Manifest, timings: Record<string, number | undefined>): void {
-  c.header('X-Model', `${manifest.id}@${manifest.version}`);
-  c.header('X-Placement', 'origin');
-  c.header('X-Placement-Reason', 'served by the origin');
   // The origin keeps no result cache: the edge's KV cache is in front of it.
-  c.header('X-Cache', 'BYPASS');
-  stageTimings(c, timings);
+  predictionHeaders(c, manifest, { cache: 'BYPASS', placement: 'origin', reason: 'served by the origin', timings });
 }
 
 function originServing(deps: OriginDeps): Serving<OriginEnv> {

@@ -19,7 +19,9 @@ import {
   type KvBatch,
 } from '../src/tasks/generation/kv-cache.js';
 import type { ModelRunner } from '../src/tasks/tensor.js';
-import { Generation, type GenerationEvent, type GenerationPlan } from '../src/tasks/generation/text-generation.js';
+import { type GenerationEvent } from '../src/tasks/generation/events.js';
+import { type GenerationPlan } from '../src/tasks/generation/plan.js';
+import { Generation } from '../src/tasks/generation/stepper.js';
 
 export interface SchedulerOptions {
   /** Sequences decoded together; 1 = one at a time (the benchmark's baseline). */

@@ -7,6 +7,7 @@
  * hex (what listing and revoking by id read). Neither ever holds the secret.
  */
 import { LRUCache } from 'lru-cache';
+import { z } from 'zod';
 import { sha256Hex } from '../lib/sha256.js';
 
 /** `live` keys are made by the admin API and the CLI; `dev` keys by `npm start` for the local stack. */
@@ -16,24 +17,33 @@ export type KeyKind = 'live' | 'dev';
 const SECRET_BYTES = 24;
 const SECRET_FORMAT = /^ei_(live|dev)_[A-Za-z0-9_-]{32}$/;
 
-export interface KeyScopes {
+const KeyScopesSchema = z.object({
   /** Model ids or globs (`*` matches any run of characters): `["*"]`, `["sentiment-*", "digits-mnist"]`. */
-  models: string[];
+  models: z.array(z.string()),
   /** May manage keys (`/v1/keys`). */
-  admin: boolean;
-}
+  admin: z.boolean(),
+});
+export type KeyScopes = z.infer<typeof KeyScopesSchema>;
 
-export interface KeyRecord {
-  id: string;
-  name: string;
+/**
+ * A key's record as KV holds it: read back through this schema, so a damaged record fails here, loudly (a 500,
+ * logged), rather than as a missing field somewhere in authorization. The admin API's own schema (with the
+ * document's examples) is `KeyRecordSchema` in http/keys.ts.
+ */
+const StoredKeyRecordSchema = z.object({
+  id: z.string(),
+  name: z.string(),
   /** The secret's first characters (prefix and 4 more), so people can tell their keys apart; not enough to use. */
-  hint: string;
-  scopes: KeyScopes;
+  hint: z.string(),
+  scopes: KeyScopesSchema,
   /** A rate-limit tier name (`RATE_LIMIT_TIERS`). */
-  tier: string;
-  created_at: string;
-  revoked_at?: string;
-}
+  tier: z.string(),
+  created_at: z.string(),
+  revoked_at: z.string().optional(),
+});
+export type KeyRecord = z.infer<typeof StoredKeyRecordSchema>;
+
+const parseRecord = (text: string): KeyRecord => StoredKeyRecordSchema.parse(JSON.parse(text));
 
 export interface NewKey {
   name: string;
@@ -93,6 +103,8 @@ export interface KeyStoreOptions {
   ttlMs: number;
   /** Records held per isolate. */
   max?: number;
+  /** The clock the TTL is measured on, in ms (default: `performance.now`); tests pass a fake one. */
+  now?: () => number;
 }
 
 export class KeyStore {
@@ -103,7 +115,11 @@ export class KeyStore {
     options: KeyStoreOptions,
   ) {
     // lru-cache refuses ttl 0; a zero TTL means "always read KV", which a tiny TTL approximates.
-    this.cache = new LRUCache<string, Cached>({ max: options.max ?? 10_000, ttl: Math.max(1, options.ttlMs) });
+    this.cache = new LRUCache<string, Cached>({
+      max: options.max ?? 10_000,
+      ttl: Math.max(1, options.ttlMs),
+      ...(options.now === undefined ? {} : { perf: { now: options.now } }),
+    });
   }
 
   /** Creates a key; the secret is returned here once and never again. */
@@ -121,7 +137,7 @@ export class KeyStore {
     if (!isWellFormedSecret(secret)) throw new Error('a key secret must look like ei_live_… or ei_dev_…');
     const hash = await sha256Hex(secret);
     const existing = await this.kv.get(kvKeys.byHash(hash), 'text');
-    if (existing !== null) return JSON.parse(existing) as KeyRecord;
+    if (existing !== null) return parseRecord(existing);
     const record: KeyRecord = {
       id: `key_${base64url(crypto.getRandomValues(new Uint8Array(9)))}`,
       name: input.name,
@@ -145,7 +161,7 @@ export class KeyStore {
     let cached = this.cache.get(hash);
     if (cached === undefined) {
       const text = await this.kv.get(kvKeys.byHash(hash), 'text');
-      cached = text === null ? { state: 'absent' } : { state: 'found', record: JSON.parse(text) as KeyRecord };
+      cached = text === null ? { state: 'absent' } : { state: 'found', record: parseRecord(text) };
       this.cache.set(hash, cached);
     }
     if (cached.state === 'absent') return { ok: false, reason: 'unknown' };
@@ -157,7 +173,7 @@ export class KeyStore {
     const hash = await this.kv.get(kvKeys.byId(id), 'text');
     if (hash === null) return undefined;
     const text = await this.kv.get(kvKeys.byHash(hash), 'text');
-    return text === null ? undefined : (JSON.parse(text) as KeyRecord);
+    return text === null ? undefined : parseRecord(text);
   }
 
   /** Every key's record, newest first. */
@@ -181,7 +197,7 @@ export class KeyStore {
     if (hash === null) return undefined;
     const text = await this.kv.get(kvKeys.byHash(hash), 'text');
     if (text === null) return undefined;
-    const record = JSON.parse(text) as KeyRecord;
+    const record = parseRecord(text);
     if (record.revoked_at !== undefined) return record;
     const revoked: KeyRecord = { ...record, revoked_at: now.toISOString() };
     await this.kv.put(kvKeys.byHash(hash), JSON.stringify(revoked));

@@ -12,15 +12,9 @@ import type { Manifest } from '../lib/manifest.js';
 import { renderChat, type ChatMessage } from '../tasks/generation/chat-template.js';
 import type { LoadedTokenizer } from '../tasks/text/hf-tokenizer.js';
 import { decoderConfig } from '../tasks/generation/kv-cache.js';
-import {
-  collect,
-  encodePrompt,
-  planGeneration,
-  type DecodingRequest,
-  type GenerationEvents,
-  type GenerationPlan,
-} from '../tasks/generation/text-generation.js';
-import { generationModel, clientSignal, streamEvents } from './generate.js';
+import { collect, type GenerationEvents } from '../tasks/generation/events.js';
+import { encodePrompt, planGeneration, type DecodingRequest, type GenerationPlan } from '../tasks/generation/plan.js';
+import { clientSignal, streamEvents } from './sse.js';
 import {
   createRouter,
   documented,
@@ -29,7 +23,7 @@ import {
   PredictionHeaders,
   PredictionRequestHeaders,
 } from './router.js';
-import type { Serving } from '../serving/contract.js';
+import { generationModel, type Serving } from '../serving/contract.js';
 
 /** Decoding fields both routes take (OpenAI's, plus `top_k` and `repetition_penalty`). */
 const Decoding = {

@@ -6,12 +6,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { invalidInput } from '../lib/errors.js';
 import type { Manifest } from '../lib/manifest.js';
-import { parseModelRef } from '../storage/registry.js';
 import { bytesToBase64 } from '../codecs/base64.js';
 import { featureExtraction, tokenize, validateTexts, type Embedding } from '../tasks/text/feature-extraction.js';
 import { createRouter, documented, KEY_SECURITY, predictionResponses, PredictionRequestHeaders } from './router.js';
-import { edgeServing, servePlaced, taskWays } from '../serving/edge.js';
-import { taskContext } from '../serving/contract.js';
+import { edgeServing, serveCall, taskWays } from '../serving/edge.js';
+import { resolveModel, taskContext } from '../serving/contract.js';
 import { services, type AppEnv } from '../serving/services.js';
 
 export const EmbeddingsRequestSchema = z
@@ -83,9 +82,7 @@ export const embeddingsRoutes = router.openapi(
   async (c) => {
     const { registry, config } = services(c);
     const { model, input, encoding_format: encoding, dimensions } = c.req.valid('json');
-    const ref = parseModelRef(model);
-    edgeServing.admit(c, ref.id);
-    const manifest = await registry.resolve(ref);
+    const manifest = await resolveModel(edgeServing, c, model);
     if (manifest.task !== 'feature-extraction') {
       throw invalidInput(
         `model: '${model}' is a ${manifest.task} model; /v1/embeddings serves feature-extraction models.`,
@@ -107,7 +104,7 @@ export const embeddingsRoutes = router.openapi(
       body: JSON.stringify({ inputs: texts, parameters: { normalize: parsed.normalize } }),
       contentType: 'application/json',
     }));
-    const result = await servePlaced(c, manifest, {
+    const result = await serveCall(c, manifest, {
       ...ways,
       size: featureExtraction.size(parsed),
       surface: 'embeddings',

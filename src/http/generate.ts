@@ -2,28 +2,23 @@
  * @module The native generation API, defined once and mounted by the edge and the origin over their `Serving`:
  * `POST /v1/models/{model}/generate` (a prompt as text or token ids, Hugging Face's parameter names; JSON, or
  * Server-Sent Events with `stream: true`) and `DELETE /v1/generations/{id}`. The edge forwards origin-placed
- * generations here with the prompt's token ids, so both sides decode the same sequence. The OpenAI-compatible routes
- * (completions.ts) share the model lookup and the stream writer below.
+ * generations here with the prompt's token ids (src/serving/generation.ts writes that request), so both sides decode
+ * the same sequence.
  */
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Context, Env as HonoEnv } from 'hono';
-import { streamSSE } from 'hono/streaming';
+import type { Env as HonoEnv } from 'hono';
 import { ServiceError, invalidInput } from '../lib/errors.js';
 import type { Manifest } from '../lib/manifest.js';
-import { parseModelRef } from '../storage/registry.js';
 import type { LoadedTokenizer } from '../tasks/text/hf-tokenizer.js';
 import { decoderConfig } from '../tasks/generation/kv-cache.js';
+import { collect } from '../tasks/generation/events.js';
 import {
-  collect,
   DECODING_PARAMETERS,
   decodingRequest,
   encodePrompt,
-  generationTokenizer,
   planGeneration,
-  type GenerationEvent,
-  type GenerationEvents,
   type GenerationPlan,
-} from '../tasks/generation/text-generation.js';
+} from '../tasks/generation/plan.js';
 import {
   createRouter,
   documented,
@@ -33,50 +28,8 @@ import {
   PredictionRequestHeaders,
 } from './router.js';
 import { ModelRefParam } from './predict.js';
-import { taskContext, type Serving } from '../serving/contract.js';
-
-/** A text-generation model the caller may use, and its tokenizer. */
-export async function generationModel<E extends HonoEnv>(
-  serving: Serving<E>,
-  c: Context<E>,
-  model: string,
-  field: string,
-): Promise<{ manifest: Manifest; tokenizer: LoadedTokenizer }> {
-  const ref = parseModelRef(model);
-  serving.admit(c, ref.id);
-  const registry = serving.registry(c);
-  const manifest = await registry.resolve(ref);
-  if (manifest.task !== 'text-generation')
-    throw invalidInput(`${field}: '${model}' is a ${manifest.task} model; this route serves text-generation models.`);
-  return { manifest, tokenizer: await generationTokenizer(manifest, taskContext(registry, manifest)) };
-}
-
-/** Ends `signal`-bound work when the request's own connection closes (where the runtime reports it). */
-export function clientSignal(c: Context): AbortSignal {
-  return c.req.raw.signal;
-}
-
-/**
- * Writes events as Server-Sent Events through `format` (OpenAI chunks, or the native events), then `[DONE]` when
- * `done` is given. A client that disconnects aborts `abort`, which the decoding loop checks before every run.
- */
-export function streamEvents<E extends HonoEnv>(
-  c: Context<E>,
-  events: GenerationEvents,
-  abort: AbortController,
-  format: (e: GenerationEvent) => unknown[],
-  done?: string,
-): Response {
-  c.header('Cache-Control', 'no-store');
-  return streamSSE(c, async (stream) => {
-    stream.onAbort(() => abort.abort(new Error('client disconnected')));
-    for await (const e of events) {
-      if (stream.aborted) break;
-      for (const chunk of format(e)) await stream.writeSSE({ data: JSON.stringify(chunk) });
-    }
-    if (done !== undefined && !stream.aborted) await stream.writeSSE({ data: done });
-  });
-}
+import { generationModel, type Serving } from '../serving/contract.js';
+import { clientSignal, streamEvents } from './sse.js';
 
 const GenerateParameters = z
   .object({ ...DECODING_PARAMETERS, logit_bias: z.record(z.string(), z.number().min(-100).max(100)).optional() })
@@ -191,27 +144,6 @@ export function planNative(
     logitBias: 'parameters.logit_bias',
     prompt: 'inputs',
   });
-}
-
-/** A plan as the native request that reproduces it exactly (the edge's forward to the origin). */
-export function nativeRequest(plan: GenerationPlan): z.input<typeof GenerateRequestSchema> {
-  return {
-    inputs: plan.promptIds,
-    parameters: {
-      max_new_tokens: plan.maxNewTokens,
-      do_sample: plan.temperature > 0,
-      ...(plan.temperature > 0 ? { temperature: plan.temperature } : {}),
-      top_k: plan.topK,
-      top_p: plan.topP,
-      repetition_penalty: plan.repetitionPenalty,
-      frequency_penalty: plan.frequencyPenalty,
-      presence_penalty: plan.presencePenalty,
-      logit_bias: Object.fromEntries(plan.logitBias.map(([id, bias]) => [String(id), bias])),
-      seed: plan.seed,
-      stop: plan.stop,
-    },
-    stream: true,
-  };
 }
 
 export function generateRoutes<E extends HonoEnv>(serving: Serving<E>) {

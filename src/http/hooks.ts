@@ -10,14 +10,15 @@ import { createRoute, z } from '@hono/zod-openapi';
 import jsonpointer from 'jsonpointer';
 import type { Context } from 'hono';
 import { predictRequest, type AppFetch } from '../jobs/consumer.js';
-import { ServiceError, type ErrorBody, type ErrorStatus } from '../lib/errors.js';
-import { assertKeyMayCall, currentKey, onBehalfOf, requireAdmin } from '../middleware/api-keys.js';
+import { ServiceError, type ErrorCode, type ErrorStatus } from '../lib/errors.js';
+import { assertKeyMayCall, currentKey, onBehalfOf } from '../auth/caller.js';
+import { requireAdmin } from '../middleware/api-keys.js';
 import { parseModelRef } from '../storage/registry.js';
 import { rpc } from '../lib/rpc.js';
 import type { HookConfig, HookObject } from '../webhooks/hook-object.js';
 import { generateWebhookSecret, verifyHubSignature, verifyStandardWebhook } from '../webhooks/signing.js';
 import { checkConfiguredUrl } from '../webhooks/ssrf.js';
-import { createRouter, errorResponses, KEY_SECURITY } from './router.js';
+import { createRouter, ErrorSchema, errorResponses, KEY_SECURITY } from './router.js';
 import { JobSchema, submitJob } from './jobs.js';
 import { services, type AppEnv } from '../serving/services.js';
 
@@ -180,7 +181,10 @@ async function verifyEvent(
   return headers.get('x-github-delivery') ?? undefined;
 }
 
-/** The hooks routes; `fetchApp` runs an inline prediction through the app itself, on the owner's behalf. */
+/**
+ * The hooks routes; `fetchApp` runs an inline prediction through the app itself, on the owner's behalf: the same
+ * chain as a job's chunk, for the reason given at `AppFetch` in src/jobs/consumer.ts.
+ */
 export function hooksRoutes(fetchApp: AppFetch) {
   const router = createRouter<AppEnv>();
   const admin = requireAdmin<AppEnv>();
@@ -291,8 +295,12 @@ export function hooksRoutes(fetchApp: AppFetch) {
     const answer: unknown = await res.json();
     // The prediction's own refusal (an input the model cannot take, a limit) is the sender's answer too.
     if (!res.ok) {
-      const e = (answer as ErrorBody).error;
-      throw new ServiceError(res.status as ErrorStatus, e.code, e.message);
+      const refusal = ErrorSchema.safeParse(answer);
+      // The app answers every failure in this shape; anything else is our bug, a logged 500.
+      if (!refusal.success) throw new Error(`the prediction answered HTTP ${res.status} without an error body`);
+      const { code, message } = refusal.data.error;
+      // The app's own answer: its codes are ErrorCode's.
+      throw new ServiceError(res.status as ErrorStatus, code as ErrorCode, message);
     }
     for (const name of PASSED_HEADERS) {
       const value = res.headers.get(name);

@@ -12,7 +12,7 @@ import { JOB_ID, WEBHOOK_EVENTS, type JobEvent, type JobView, type NewJob } from
 import { ServiceError } from '../lib/errors.js';
 import { sha256Hex } from '../lib/sha256.js';
 import type { KeyRecord } from '../auth/keys.js';
-import { assertKeyMayCall, currentKey } from '../middleware/api-keys.js';
+import { assertKeyMayCall, currentKey } from '../auth/caller.js';
 import type { Manifest } from '../lib/manifest.js';
 import { parseModelRef } from '../storage/registry.js';
 import { canonicalJson } from '../storage/result-cache.js';

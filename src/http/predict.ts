@@ -5,11 +5,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context, Env as HonoEnv } from 'hono';
 import { ServiceError } from '../lib/errors.js';
-import { parseModelRef } from '../storage/registry.js';
 import { taskModule } from '../tasks/index.js';
 import type { RequestBody } from '../tasks/task.js';
 import { createRouter, documented, KEY_SECURITY, predictionResponses, PredictionRequestHeaders } from './router.js';
-import { taskContext, type Serving } from '../serving/contract.js';
+import { resolveModel, taskContext, type Serving } from '../serving/contract.js';
 
 export const ModelRefParam = z.string().openapi({
   param: { name: 'model', in: 'path' },
@@ -168,10 +167,8 @@ export function predictRoutes<E extends HonoEnv>(serving: Serving<E>) {
   const router = createRouter<E>();
   const route = documented(router, predictRoute, { headers: PredictionRequestHeaders, bodyRequired: true });
   return router.openapi(route, async (c) => {
-    const ref = parseModelRef(c.req.valid('param').model);
-    serving.admit(c, ref.id);
+    const manifest = await resolveModel(serving, c, c.req.valid('param').model);
     const registry = serving.registry(c);
-    const manifest = await registry.resolve(ref);
     const task = taskModule(manifest.task);
     if (task === undefined) {
       throw new ServiceError(

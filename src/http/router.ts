@@ -9,11 +9,7 @@ import type { Context, Env as HonoEnv, ErrorHandler, MiddlewareHandler, NotFound
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { describeIssues, ServiceError, type ErrorCode, type ErrorStatus } from '../lib/errors.js';
-
-/** Request-scoped values every app sets (hono's request-id middleware sets `requestId`). */
-export interface BaseVariables {
-  requestId: string;
-}
+import type { BaseVariables } from '../serving/contract.js';
 
 /** Turns validation failures from `@hono/zod-openapi` into the API's 422 (JSON syntax errors stay 400). */
 export function validationHook<E extends HonoEnv>(): Hook<unknown, E, string, undefined> {

@@ -5,7 +5,7 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { secretsStub } from '../jobs/consumer.js';
-import { currentKey } from '../middleware/api-keys.js';
+import { currentKey } from '../auth/caller.js';
 import type { SigningSecrets } from '../webhooks/secrets-object.js';
 import { createRouter, errorResponses, KEY_SECURITY, RateLimitHeaders } from './router.js';
 import { services, type AppEnv } from '../serving/services.js';

@@ -4,18 +4,30 @@
  * with retries and backoff, and turns what lands in the dead-letter queue into failed jobs and failed deliveries.
  */
 import type { ExecutionContext as HonoExecutionContext } from 'hono';
+import { z } from 'zod';
 import { readConfig, type Config } from '../lib/config.js';
-import type { ErrorBody } from '../lib/errors.js';
-import { onBehalfOf } from '../middleware/api-keys.js';
+import { onBehalfOf } from '../auth/caller.js';
 import { servicesFor } from '../serving/services.js';
 import { checkConfiguredUrl } from '../webhooks/ssrf.js';
 import { signedHeaders } from '../webhooks/signing.js';
 import { rpc } from '../lib/rpc.js';
 import type { WebhookSecretsObject } from '../webhooks/secrets-object.js';
 import { jobObjectName, type JobObject } from './job-object.js';
-import type { JobMessage } from './model.js';
+import { JobErrorSchema, type JobMessage } from './model.js';
 
-/** How the consumer reaches the app (the Worker's own fetch handler, called in-process, never over the network). */
+/** The app's `{ error: { code, message } }` answer, read for the job's own error. */
+const ErrorAnswerSchema = z.object({ error: JobErrorSchema });
+
+/**
+ * How the consumer reaches the app (the Worker's own fetch handler, called in-process, never over the network).
+ *
+ * Why through the app and not src/serving/ directly: a chunk must be answered exactly as the owner's own sync call
+ * would be — the key's scope, the body and text limits, the route's request validation, the task's parsing of raw
+ * inputs, placement, the cache partition, and errors in the API's `{ error }` shape stored with the job. All of that
+ * is the app's route and middleware chain; calling the serving path directly would re-implement the chain per
+ * surface. The request is marked as the owner's by object identity (`onBehalfOf`, src/auth/caller.ts), so nothing
+ * from outside can claim to be one, and the key's rate limit is not spent twice.
+ */
 export type AppFetch = (request: Request, env: Env, ctx: HonoExecutionContext) => Response | Promise<Response>;
 
 /** Queue delays are capped by Cloudflare Queues at 12 hours. */
@@ -94,8 +106,11 @@ async function runJob(
         ctx,
       );
       if (!res.ok) {
-        const body = (await res.json().catch(() => null)) as ErrorBody | null;
-        const error = body?.error ?? { code: 'internal', message: `The model answered HTTP ${res.status}.` };
+        const body = ErrorAnswerSchema.safeParse(await res.json().catch(() => null));
+        // Anything else (not JSON, another shape) is described by its status alone.
+        const error = body.success
+          ? body.data.error
+          : { code: 'internal', message: `The model answered HTTP ${res.status}.` };
         // 429 and 5xx are worth another try (the message is retried); any other 4xx fails the job.
         if (res.status === 429 || res.status >= 500) throw new Error(`${error.code}: ${error.message}`);
         await job.fail(id, error);

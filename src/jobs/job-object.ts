@@ -9,9 +9,16 @@
  * it finished (the object's alarm, set to the next expiry).
  */
 import { DurableObject } from 'cloudflare:workers';
+import { z } from 'zod';
 import {
+  DeliverySchema,
   isTerminal,
+  JobErrorSchema,
+  JobStatusSchema,
+  JobViewSchema,
+  NewJobSchema,
   type Deliverable,
+  type Delivery,
   type JobError,
   type JobEvent,
   type JobMessage,
@@ -22,25 +29,23 @@ import {
   type WebhookState,
 } from './model.js';
 
-/** The job's own row (JSON): what `NewJob` gave, plus where it stands. */
-interface JobRecord extends Omit<NewJob, 'chunks'> {
-  status: JobStatus;
-  started_at?: string;
-  completed_at?: string;
-  expires_at?: string;
-  error?: JobError;
+/**
+ * The job's own row (JSON): what `NewJob` gave, plus where it stands. Rows are read back through it (and the other
+ * stored JSON through model.ts's schemas): a damaged row throws here, as unparsable JSON did, and the call that read
+ * it fails (a 500 on a route, a retried message in a consumer) instead of running on a half-read job.
+ */
+const JobRecordSchema = NewJobSchema.omit({ chunks: true }).extend({
+  status: JobStatusSchema,
+  started_at: z.string().optional(),
+  completed_at: z.string().optional(),
+  expires_at: z.string().optional(),
+  error: JobErrorSchema.optional(),
   /** Whether the first queue message was sent (an `Idempotency-Key` retry re-sends it when not). */
-  enqueued: boolean;
+  enqueued: z.boolean(),
   /** The last error a consumer attempt threw: the reason the job fails with if the dead-letter queue gets it. */
-  last_error?: string;
-}
-
-interface Delivery {
-  state: 'pending' | 'delivered' | 'failed';
-  attempts: number;
-  last_status?: number;
-  last_error?: string;
-}
+  last_error: z.string().optional(),
+});
+type JobRecord = z.infer<typeof JobRecordSchema>;
 
 type EventRow = {
   seq: number;
@@ -341,7 +346,8 @@ export class JobObject extends DurableObject<Env> {
   private render(r: JobRecord, row: EventRow): JobEvent {
     const type = row.type as JobEvent['type'];
     // `completed` carries the finished job (its output); earlier events the job as it was when they happened.
-    let data: JobEvent['data'] = type === 'job.completed' ? this.view(r) : (JSON.parse(row.snapshot) as JobView);
+    let data: JobEvent['data'] =
+      type === 'job.completed' ? this.view(r) : JobViewSchema.parse(JSON.parse(row.snapshot));
     if (row.chunk !== null) {
       const c = [
         ...this.sql.exec<{ start: number; output: string | null }>(
@@ -395,7 +401,7 @@ export class JobObject extends DurableObject<Env> {
     const last = this.lastDelivery(jobId);
     const state: WebhookState = { url: hook.url, events_filter: hook.events_filter, state: 'idle', attempts: 0 };
     if (last === undefined) return state;
-    const d = JSON.parse(last.delivery) as Delivery;
+    const d = DeliverySchema.parse(JSON.parse(last.delivery));
     return { ...state, ...d, last_event: last.type };
   }
 
@@ -405,7 +411,7 @@ export class JobObject extends DurableObject<Env> {
 
   private record(jobId: string): JobRecord | undefined {
     const row = [...this.sql.exec<{ data: string }>('SELECT data FROM jobs WHERE id = ?', jobId)][0];
-    return row === undefined ? undefined : (JSON.parse(row.data) as JobRecord);
+    return row === undefined ? undefined : JobRecordSchema.parse(JSON.parse(row.data));
   }
 
   /** The job only when `keyId` owns it (every job here is its key's; checked again all the same). */

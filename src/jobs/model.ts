@@ -1,9 +1,12 @@
 /**
  * @module The shapes async jobs share between the route (`POST /v1/jobs`), the job's Durable Object and the queue
- * consumer: statuses, the job as clients see it, the webhook events, and the queue messages.
+ * consumer: statuses, the job as clients see it, the webhook events, and the queue messages. The ones the job's
+ * object stores as JSON and reads back are zod schemas, their types inferred, so a stored row is parsed, not cast.
  */
+import { z } from 'zod';
 
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
+export const JobStatusSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'canceled']);
+export type JobStatus = z.infer<typeof JobStatusSchema>;
 
 /** Statuses a job never leaves. */
 export const TERMINAL: readonly JobStatus[] = ['succeeded', 'failed', 'canceled'];
@@ -13,65 +16,76 @@ export const isTerminal = (status: JobStatus): boolean => TERMINAL.includes(stat
 export const WEBHOOK_EVENTS = ['start', 'output', 'completed'] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
-export interface JobError {
-  code: string;
-  message: string;
-}
+export const JobErrorSchema = z.object({ code: z.string(), message: z.string() });
+export type JobError = z.infer<typeof JobErrorSchema>;
 
-/** Where the webhook of a job's latest event stands (delivery state lives beside the job). */
-export interface WebhookState {
-  url: string;
-  events_filter: WebhookEvent[];
+/** A webhook delivery's progress, as the job's object stores it beside the event. */
+export const DeliverySchema = z.object({
+  state: z.enum(['pending', 'delivered', 'failed']),
+  attempts: z.number(),
+  last_status: z.number().optional(),
+  last_error: z.string().optional(),
+});
+export type Delivery = z.infer<typeof DeliverySchema>;
+
+/** Where the webhook of a job's latest event stands (delivery state lives beside the job); keys in view()'s order. */
+const WebhookStateSchema = z.object({
+  url: z.string(),
+  events_filter: z.array(z.enum(WEBHOOK_EVENTS)),
   /** `idle` until an event is due; `pending` while it is queued or being retried. */
-  state: 'idle' | 'pending' | 'delivered' | 'failed';
-  attempts: number;
-  last_status?: number;
-  last_error?: string;
+  state: z.enum(['idle', ...DeliverySchema.shape.state.options]),
+  attempts: DeliverySchema.shape.attempts,
+  last_status: DeliverySchema.shape.last_status,
+  last_error: DeliverySchema.shape.last_error,
   /** The event the state is about, e.g. `job.completed`. */
-  last_event?: string;
-}
+  last_event: z.string().optional(),
+});
+export type WebhookState = z.infer<typeof WebhookStateSchema>;
 
-/** A job as its owner reads it (`GET /v1/jobs/{id}`, webhook and event-stream bodies). */
-export interface JobView {
-  id: string;
-  object: 'job';
-  status: JobStatus;
+/** A job as its owner reads it (`GET /v1/jobs/{id}`, webhook and event-stream bodies, an event's stored snapshot). */
+export const JobViewSchema = z.object({
+  id: z.string(),
+  object: z.literal('job'),
+  status: JobStatusSchema,
   /** The model version that runs it, pinned when the job was accepted: `id@version`. */
-  model: string;
-  created_at: string;
-  started_at?: string;
-  completed_at?: string;
+  model: z.string(),
+  created_at: z.string(),
+  // Keys in the order view() writes them: a parsed snapshot serializes as the job did when it happened.
+  urls: z.object({ get: z.string(), cancel: z.string(), events: z.string() }),
+  started_at: z.string().optional(),
+  completed_at: z.string().optional(),
   /** When a finished job is deleted (output and events with it). */
-  expires_at?: string;
+  expires_at: z.string().optional(),
   /** List inputs only: items done so far. */
-  progress?: { processed: number; total: number };
+  progress: z.object({ processed: z.number(), total: z.number() }).optional(),
   /** On success: the task output (a list for a list input, in input order). */
-  output?: unknown;
-  error?: JobError;
-  webhook?: WebhookState;
-  urls: { get: string; cancel: string; events: string };
-}
+  output: z.unknown().optional(),
+  error: JobErrorSchema.optional(),
+  webhook: WebhookStateSchema.optional(),
+});
+export type JobView = z.infer<typeof JobViewSchema>;
 
 /** What the route hands the job's object to create it. */
-export interface NewJob {
-  id: string;
-  key_id: string;
-  model: string;
-  parameters: Record<string, unknown>;
+export const NewJobSchema = z.object({
+  id: z.string(),
+  key_id: z.string(),
+  model: z.string(),
+  parameters: z.record(z.string(), z.unknown()),
   /** Whether `inputs` was a list (the output is then a list too). */
-  list: boolean;
+  list: z.boolean(),
   /** The inputs cut into chunks of at most the sync batch limit (one chunk holding the input itself otherwise). */
-  chunks: unknown[];
-  total: number;
+  chunks: z.array(z.unknown()),
+  total: z.number(),
   /** sha256 of the canonical request, for `Idempotency-Key`. */
-  body_hash: string;
+  body_hash: z.string(),
   /** The API's base URL as the caller reached it, for `urls`. */
-  base_url: string;
-  webhook?: { url: string; events_filter: WebhookEvent[] };
-  created_at: string;
+  base_url: z.string(),
+  webhook: z.object({ url: z.string(), events_filter: z.array(z.enum(WEBHOOK_EVENTS)) }).optional(),
+  created_at: z.string(),
   /** How long the job is kept once finished (`JOB_RESULT_TTL_SECONDS` when it was accepted). */
-  ttl_ms: number;
-}
+  ttl_ms: z.number(),
+});
+export type NewJob = z.infer<typeof NewJobSchema>;
 
 /** One event of a job, as the event stream and webhooks carry it. */
 export interface JobEvent {

@@ -4,12 +4,19 @@
  * handler is written once over this interface; each app passes its own implementation.
  */
 import type { Context, Env as HonoEnv } from 'hono';
-import { setMetric } from 'hono/timing';
 import type { Manifest } from '../lib/manifest.js';
-import type { ModelRegistry } from '../storage/registry.js';
+import { parseModelRef, type ModelRegistry } from '../storage/registry.js';
 import type { InferRequest, InferResponse, ParsedInfer } from '../tasks/kserve.js';
 import type { RequestBody, RequestLimits, TaskContext, TaskModule } from '../tasks/task.js';
-import type { GenerationEvents, GenerationPlan } from '../tasks/generation/text-generation.js';
+import { type GenerationEvents } from '../tasks/generation/events.js';
+import { generationTokenizer, type GenerationPlan } from '../tasks/generation/plan.js';
+import type { LoadedTokenizer } from '../tasks/text/hf-tokenizer.js';
+import { invalidInput } from '../lib/errors.js';
+
+/** Request-scoped values every app sets (hono's request-id middleware sets `requestId`). */
+export interface BaseVariables {
+  requestId: string;
+}
 
 /** A generation the routes have planned: its id (for cancel) and the caller's connection. */
 export interface GenerationControl {
@@ -73,15 +80,35 @@ export interface Serving<E extends HonoEnv> {
   serverMetadata(c: Context<E>): Record<string, unknown>;
 }
 
-/**
- * Stage timings onto the answer's `Server-Timing` (hono's `timing()` middleware, mounted by both apps, writes the
- * header with a `total` beside them).
- */
-export function stageTimings(c: Context, timings: Record<string, number | undefined>): void {
-  for (const [name, ms] of Object.entries(timings)) if (ms !== undefined) setMetric(c, name, ms, undefined, 2);
-}
-
 /** Model files a task may need (a tokenizer), loaded through the registry with its sha256 check. */
 export function taskContext(registry: ModelRegistry, manifest: Manifest): TaskContext {
   return { loadFile: (name) => registry.loadModelBytes(manifest, name) };
+}
+
+/**
+ * The first step of every model call: the id checked against the caller's scope (before any R2 read, so a forbidden
+ * request costs nothing), then the version resolved (`id`, its `latest`, or `id@version`).
+ */
+export async function resolveModel<E extends HonoEnv>(
+  serving: Serving<E>,
+  c: Context<E>,
+  model: string,
+): Promise<Manifest> {
+  const ref = parseModelRef(model);
+  serving.admit(c, ref.id);
+  return serving.registry(c).resolve(ref);
+}
+
+/** A text-generation model the caller may use, and its tokenizer. */
+export async function generationModel<E extends HonoEnv>(
+  serving: Serving<E>,
+  c: Context<E>,
+  model: string,
+  field: string,
+): Promise<{ manifest: Manifest; tokenizer: LoadedTokenizer }> {
+  const manifest = await resolveModel(serving, c, model);
+  const registry = serving.registry(c);
+  if (manifest.task !== 'text-generation')
+    throw invalidInput(`${field}: '${model}' is a ${manifest.task} model; this route serves text-generation models.`);
+  return { manifest, tokenizer: await generationTokenizer(manifest, taskContext(registry, manifest)) };
 }

@@ -1,52 +1,33 @@
 /**
- * @module The edge's serving path once a request is parsed, shared by the task API, KServe infer and the OpenAI
- * embeddings API: placement → KV cache and coalescing (partitioned per API key) → the edge or the origin (with
- * fallback) → the answer's headers. `edgeServing` is the edge's implementation of the routes' `Serving`.
+ * @module The edge's `Serving`: the one path a model call takes once its request is parsed, for the task API,
+ * KServe infer and the OpenAI embeddings API alike — placement → KV cache and coalescing (partitioned per API key)
+ * → the edge's onnxruntime-web session or the origin (with the one fallback rule) → the prediction headers.
+ * Generations take the same steps in generation.ts (their answer is a stream, cached once it has ended).
  */
 import type { Context } from 'hono';
+import { assertCanCall, currentKey } from '../auth/caller.js';
 import { scopeAllows } from '../auth/keys.js';
-import { edgeSession } from '../runtime/edge-session.js';
-import { runtimeInfo } from '../runtime/ort.js';
-import { serve, type ServeResult } from './result-flight.js';
 import { ServiceError } from '../lib/errors.js';
-import { assertCanCall, currentKey } from '../middleware/api-keys.js';
-import { dispatch, placementReason, type DispatchNote, type DispatchWays } from './dispatch.js';
+import type { Manifest } from '../lib/manifest.js';
 import { originClient } from '../routing/origin-client.js';
 import { decidePlacement, type PlacementDecision } from '../routing/placement.js';
-import type { Manifest } from '../lib/manifest.js';
+import { edgeSession } from '../runtime/edge-session.js';
+import { runtimeInfo } from '../runtime/ort.js';
 import type { ModelRegistry } from '../storage/registry.js';
 import { inferCacheInput, inferResponse, runInfer } from '../tasks/kserve.js';
 import { runTask, type RequestSize, type StageTimings, type TaskModule } from '../tasks/task.js';
+import type { InferAnswer, Serving } from './contract.js';
+import { dispatch, type DispatchWays } from './dispatch.js';
 import { edgeCancel, edgeGenerate, edgeGenerationId } from './generation.js';
-import { stageTimings, type InferAnswer, type Serving } from './contract.js';
+import { predictionHeaders } from './headers.js';
+import { cachePartition, flight, wantsNoStore, type FlightResult } from './result-flight.js';
 import { services, type AppEnv } from './services.js';
 
 /** Tensor elements per infer request at the edge: bounds the memory a request can claim inside a 128 MB isolate. */
 const MAX_INFER_ELEMENTS = 4 * 1024 * 1024;
 
-/** `Cache-Control: no-store` on the request bypasses the result cache both ways. */
-export function wantsNoStore(c: Context<AppEnv>): boolean {
-  return /(^|,)\s*no-store\s*(,|$)/i.test(c.req.header('cache-control') ?? '');
-}
-
-/** The headers every prediction answers with. */
-export function predictionHeaders(c: Context<AppEnv>, manifest: Manifest, result: ServeResult): void {
-  c.header('X-Cache', result.cache);
-  c.header('X-Placement', result.placement);
-  c.header('X-Model', `${manifest.id}@${manifest.version}`);
-  stageTimings(c, result.timings);
-  if (result.cache === 'BYPASS') c.header('Cache-Control', 'no-store');
-}
-
-/**
- * Whose results a request may see. By default each API key has its own partition, so `X-Cache: HIT` never tells one
- * caller what another sent; a model whose manifest says `cache.shared: true` (public inputs) shares one.
- */
-export function cachePartition(c: Context<AppEnv>, manifest: Manifest): string {
-  return manifest.cache.shared ? 'shared' : `key:${currentKey(c).id}`;
-}
-
-export interface Placed extends DispatchWays {
+/** One model call at the edge, as the route that parsed it describes it. */
+export interface ModelCall extends DispatchWays<unknown> {
   size: RequestSize;
   /** Names the API surface in the cache key (the same input answers differently per surface). */
   surface: string;
@@ -57,26 +38,26 @@ export interface Placed extends DispatchWays {
   noStore?: boolean;
 }
 
-export async function servePlaced(c: Context<AppEnv>, manifest: Manifest, p: Placed): Promise<ServeResult> {
+/** Places, looks up, computes (or joins an identical call in flight), stores, and writes the headers. */
+export async function serveCall(c: Context<AppEnv>, manifest: Manifest, call: ModelCall): Promise<FlightResult> {
   const { cache } = services(c);
   const client = originClient(c.env);
   const decision = decidePlacement({
     manifest,
-    size: p.size,
+    size: call.size,
     hint: c.req.header('x-placement'),
     originConfigured: client !== undefined,
   });
-  p.admit?.(decision);
-  const note: DispatchNote = {};
-  const result = await serve(
+  call.admit?.(decision);
+  const result = await flight(
     manifest,
-    { surface: p.surface, partition: cachePartition(c, manifest), input: p.cacheInput },
-    p.noStore === true || wantsNoStore(c),
+    { surface: call.surface, partition: cachePartition(c, manifest), input: call.cacheInput },
+    call.noStore === true || wantsNoStore(c),
     { cache, waitUntil: (w) => c.executionCtx.waitUntil(w) },
-    (timings) => dispatch(decision, client, p, timings, note),
+    (timings) => dispatch(decision, client, call, timings),
   );
-  c.header('X-Placement-Reason', placementReason(decision, note));
-  predictionHeaders(c, manifest, result);
+  // A HIT says why the request would have run where it did.
+  predictionHeaders(c, manifest, { ...result, reason: result.reason ?? decision.reason });
   return result;
 }
 
@@ -90,7 +71,7 @@ export function taskWays<P>(
   task: TaskModule<P, unknown>,
   parsed: P,
   originBody: () => { body: BodyInit; contentType: string },
-): DispatchWays {
+): DispatchWays<unknown> {
   return {
     edge: async (timings) => {
       const stages: StageTimings & { fetch?: number } = {};
@@ -99,9 +80,11 @@ export function taskWays<P>(
       Object.assign(timings, stages);
       return output;
     },
-    origin: (origin) => {
+    origin: async (origin, timings) => {
       const { body, contentType } = originBody();
-      return origin.post(`/v1/models/${manifest.id}@${manifest.version}/predict`, body, contentType);
+      const answer = await origin.post(`/v1/models/${manifest.id}@${manifest.version}/predict`, body, contentType);
+      timings['origin'] = answer.ms;
+      return answer.body;
     },
   };
 }
@@ -124,7 +107,7 @@ export const edgeServing: Serving<AppEnv> = {
           }
         : { body: body.bytes, contentType: body.contentType },
     );
-    const result = await servePlaced(c, manifest, {
+    const result = await serveCall(c, manifest, {
       ...ways,
       size: task.size(parsed),
       surface: 'predict',
@@ -137,7 +120,7 @@ export const edgeServing: Serving<AppEnv> = {
   async infer(c, manifest, parsed, request) {
     const { registry } = services(c);
     const max = manifest.edge_limits.max_batch;
-    const result = await servePlaced(c, manifest, {
+    const result = await serveCall(c, manifest, {
       size: { batch: parsed.batch },
       surface: 'infer',
       cacheInput: inferCacheInput(parsed),
@@ -160,18 +143,21 @@ export const edgeServing: Serving<AppEnv> = {
         return inferResponse(manifest, parsed, outputs);
       },
       // The request's `id` stays here: the origin's answer is cached, and must not carry it.
-      origin: (origin) =>
-        origin.post(
+      origin: async (origin, t) => {
+        const answer = await origin.post(
           `/v2/models/${manifest.id}/versions/${manifest.version}/infer`,
           JSON.stringify({ ...request, id: undefined }),
           'application/json',
-        ),
+        );
+        t['origin'] = answer.ms;
+        return answer.body;
+      },
     });
     return result.output as InferAnswer;
   },
 
   generate: (c, manifest, plan, control) => edgeGenerate(c, manifest, plan, control),
-  generationId: (c, prefix) => edgeGenerationId(c, prefix),
+  generationId: (_c, prefix) => edgeGenerationId(prefix),
   cancel: (c, id) => edgeCancel(c, id),
 
   async ready(c) {

@@ -8,27 +8,26 @@
 import type { Context } from 'hono';
 import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { z } from 'zod';
-import { edgeSession } from '../runtime/edge-session.js';
-import { ID_HEADER, liveGenerations, newGenerationId, OWNER_HEADER, type LiveGeneration } from './live-generations.js';
-import { currentKey } from '../middleware/api-keys.js';
-import { placementReason } from './dispatch.js';
-import { OriginUnavailableError, originClient, type OriginClient } from '../routing/origin-client.js';
-import { decidePlacement, type PlacementHeader } from '../routing/placement.js';
+import { currentKey } from '../auth/caller.js';
 import type { Manifest } from '../lib/manifest.js';
-import { resultCacheKey } from '../storage/result-cache.js';
 import { SAMPLER } from '../maths/sampling.js';
+import { OriginUnavailableError, originClient, type OriginClient } from '../routing/origin-client.js';
+import { decidePlacement } from '../routing/placement.js';
+import { edgeSession } from '../runtime/edge-session.js';
+import { resultCacheKey } from '../storage/result-cache.js';
 import {
-  generate,
-  generationTokenizer,
   type GenerationEvent,
   type GenerationEvents,
-  type GenerationPlan,
   DoneSchema,
   GenerationEventSchema,
-} from '../tasks/generation/text-generation.js';
-import { nativeRequest } from '../http/generate.js';
-import { cachePartition, wantsNoStore } from './edge.js';
-import { stageTimings, taskContext, type GenerationControl } from './contract.js';
+} from '../tasks/generation/events.js';
+import { generate } from '../tasks/generation/loop.js';
+import { generationTokenizer, type GenerationPlan } from '../tasks/generation/plan.js';
+import { taskContext, type GenerationControl } from './contract.js';
+import { dispatch, type Timings } from './dispatch.js';
+import { predictionHeaders } from './headers.js';
+import { ID_HEADER, liveGenerations, newGenerationId, OWNER_HEADER, type LiveGeneration } from './live-generations.js';
+import { cachePartition, wantsNoStore } from './result-flight.js';
 import { services, type AppEnv } from './services.js';
 
 /** A finished generation as the cache keeps it: the pieces as they were streamed, then the end. */
@@ -82,6 +81,46 @@ async function* originEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<G
   }
 }
 
+/** The body of the origin's native generate route (`POST /v1/models/{model}/generate`, src/http/generate.ts). */
+export interface NativeGenerateBody {
+  inputs: number[];
+  parameters: {
+    max_new_tokens: number;
+    do_sample: boolean;
+    temperature?: number;
+    top_k: number;
+    top_p: number;
+    repetition_penalty: number;
+    frequency_penalty: number;
+    presence_penalty: number;
+    logit_bias: Record<string, number>;
+    seed: number;
+    stop: string[];
+  };
+  stream: true;
+}
+
+/** A plan as the native request that reproduces it exactly (the edge's forward to the origin). */
+export function nativeRequest(plan: GenerationPlan): NativeGenerateBody {
+  return {
+    inputs: plan.promptIds,
+    parameters: {
+      max_new_tokens: plan.maxNewTokens,
+      do_sample: plan.temperature > 0,
+      ...(plan.temperature > 0 ? { temperature: plan.temperature } : {}),
+      top_k: plan.topK,
+      top_p: plan.topP,
+      repetition_penalty: plan.repetitionPenalty,
+      frequency_penalty: plan.frequencyPenalty,
+      presence_penalty: plan.presencePenalty,
+      logit_bias: Object.fromEntries(plan.logitBias.map(([id, bias]) => [String(id), bias])),
+      seed: plan.seed,
+      stop: plan.stop,
+    },
+    stream: true,
+  };
+}
+
 async function startAtOrigin(
   client: OriginClient,
   manifest: Manifest,
@@ -118,8 +157,7 @@ export async function edgeGenerate(
       hint: c.req.header('x-placement'),
       originConfigured: client !== undefined,
     });
-    c.header('X-Model', `${manifest.id}@${manifest.version}`);
-    const timings: Record<string, number> = {};
+    const timings: Timings = {};
     const key =
       plan.reproducible && !wantsNoStore(c)
         ? await resultCacheKey(manifest, {
@@ -134,50 +172,41 @@ export async function edgeGenerate(
       timings['cache'] = performance.now() - t;
       const cached = CachedGenerationSchema.safeParse(hit?.output);
       if (hit !== undefined && cached.success) {
-        c.header('X-Cache', 'HIT');
-        c.header('X-Placement', hit.placement);
-        c.header('X-Placement-Reason', 'a cached answer, replayed');
-        stageTimings(c, timings);
+        predictionHeaders(c, manifest, {
+          cache: 'HIT',
+          placement: hit.placement,
+          reason: 'a cached answer, replayed',
+          timings,
+        });
         live.end();
         // Replayed as the stream it was, piece by piece, whether or not this request streams.
         return replay(cached.data);
       }
     }
-    const atEdge = async (): Promise<GenerationEvents> => {
-      const stages: Record<string, number> = {};
-      const session = await edgeSession(manifest, registry, stages);
-      const tokenizer = await generationTokenizer(manifest, taskContext(registry, manifest));
-      Object.assign(timings, stages);
-      return generate(session, manifest, tokenizer, plan, live.signal);
-    };
-    let events: GenerationEvents;
-    let placement: PlacementHeader = decision.target;
-    const note: { fallback?: string } = {};
-    if (decision.target === 'origin') {
-      try {
-        if (client === undefined) throw new OriginUnavailableError('not_configured', 'no origin is configured', 60);
-        events = await startAtOrigin(client, manifest, plan, { id: control.id, signal: live.signal }, owner);
-      } catch (err) {
-        if (!(err instanceof OriginUnavailableError)) throw err;
-        if (!decision.edgeFallback) throw err.toServiceError();
-        note.fallback = `origin unavailable (${err.why}), ran at the edge`;
-        placement = 'edge-fallback';
-        events = await atEdge();
-      }
-    } else {
-      events = await atEdge();
-    }
-    c.header('X-Cache', key === undefined ? 'BYPASS' : 'MISS');
-    if (key === undefined) c.header('Cache-Control', 'no-store');
-    c.header('X-Placement', placement);
-    c.header('X-Placement-Reason', placementReason(decision, note));
-    stageTimings(c, timings);
+    const ran = await dispatch(
+      decision,
+      client,
+      {
+        edge: async (t) => {
+          const stages: Record<string, number> = {};
+          const session = await edgeSession(manifest, registry, stages);
+          const tokenizer = await generationTokenizer(manifest, taskContext(registry, manifest));
+          Object.assign(t, stages);
+          return generate(session, manifest, tokenizer, plan, live.signal);
+        },
+        origin: (origin) => startAtOrigin(origin, manifest, plan, { id: control.id, signal: live.signal }, owner),
+      },
+      timings,
+    );
+    predictionHeaders(c, manifest, { ...ran, cache: key === undefined ? 'BYPASS' : 'MISS', timings });
     const store =
       key === undefined
         ? undefined
         : (cached: CachedGeneration): void =>
-            c.executionCtx.waitUntil(cache.put(key, { output: cached, placement }, manifest.cache.ttl_seconds));
-    return recorded(events, live, store);
+            c.executionCtx.waitUntil(
+              cache.put(key, { output: cached, placement: ran.placement }, manifest.cache.ttl_seconds),
+            );
+    return recorded(ran.output, live, store);
   } catch (err) {
     live.end();
     throw err;
@@ -194,6 +223,6 @@ export async function edgeCancel(c: Context<AppEnv>, id: string): Promise<boolea
 }
 
 /** Ids are made here, never taken from the caller (a chosen id could collide with someone else's). */
-export function edgeGenerationId(_c: Context<AppEnv>, prefix: string): string {
+export function edgeGenerationId(prefix: string): string {
   return newGenerationId(prefix);
 }

@@ -3,10 +3,10 @@ import type { Context } from 'hono';
 import { KeyStore } from '../auth/keys.js';
 import { readConfig, type Config } from '../lib/config.js';
 import { sessions } from '../runtime/edge-session.js';
-import type { KeyVariables } from '../middleware/api-keys.js';
+import type { KeyVariables } from '../auth/caller.js';
 import { ModelRegistry } from '../storage/registry.js';
 import { ResultCache } from '../storage/result-cache.js';
-import type { BaseVariables } from '../http/router.js';
+import type { BaseVariables } from './contract.js';
 
 export interface AppEnv {
   Bindings: Env;

@@ -17,7 +17,7 @@ import {
   EDGE_CPU_BUDGET_MS,
   EDGE_MEMORY_BUDGET_BYTES,
   generationParts,
-} from '../../scripts/hf-generation.js';
+} from '../../models/lib/hf-generation-folder.js';
 import { decidePlacement } from '../../src/routing/placement.js';
 import { ServiceError } from '../../src/lib/errors.js';
 import { ManifestSchema, type Manifest } from '../../src/lib/manifest.js';
@@ -31,17 +31,16 @@ import {
   type DecoderConfig,
 } from '../../src/tasks/generation/kv-cache.js';
 import { argmax, chooseToken, seededRng, type SamplingParams } from '../../src/maths/sampling.js';
+import { collect, type GenerationEvent } from '../../src/tasks/generation/events.js';
+import { generate } from '../../src/tasks/generation/loop.js';
 import {
-  collect,
   encodePrompt,
-  generate,
-  Generation,
   generationTokenizer,
   planGeneration,
   type DecodingRequest,
-  type GenerationEvent,
   type GenerationPlan,
-} from '../../src/tasks/generation/text-generation.js';
+} from '../../src/tasks/generation/plan.js';
+import { Generation } from '../../src/tasks/generation/stepper.js';
 import {
   computeHfGeneration,
   HF_GENERATION_CHAT,

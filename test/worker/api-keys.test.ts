@@ -8,7 +8,8 @@ import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { generateSecret, isWellFormedSecret, KeyStore, scopeAllows } from '../../src/auth/keys.js';
 import { sha256Hex } from '../../src/lib/sha256.js';
-import { apiKeys, assertCanCall, currentKey, requireAdmin, type KeyVariables } from '../../src/middleware/api-keys.js';
+import { assertCanCall, currentKey, type KeyVariables } from '../../src/auth/caller.js';
+import { apiKeys, requireAdmin } from '../../src/middleware/api-keys.js';
 import { errorHandler } from '../../src/http/router.js';
 
 type TestEnv = { Variables: KeyVariables };
@@ -101,8 +102,18 @@ describe('apiKeys middleware', () => {
 
   it('a revocation in one isolate reaches another within the cache TTL, and at once in its own', async () => {
     const ttlMs = 300;
-    const here = new KeyStore(env.AUTH, { ttlMs });
-    const elsewhere = new KeyStore(env.AUTH, { ttlMs });
+    // Both isolates' caches run on one hand-driven clock, so the TTL window is stepped, not slept through. It starts
+    // far from 0: lru-cache reads a start time of 0 as "no TTL".
+    let now = 1_000_000;
+    const clock = (): number => now;
+    // lru-cache keeps a clock reading for 1 ms (a real timer) before asking again; a real tick after each step
+    // lets the new time be read.
+    const step = async (ms: number): Promise<void> => {
+      now += ms;
+      await new Promise((r) => setTimeout(r, 5));
+    };
+    const here = new KeyStore(env.AUTH, { ttlMs, now: clock });
+    const elsewhere = new KeyStore(env.AUTH, { ttlMs, now: clock });
     const { secret, record } = await here.create({
       name: 't',
       scopes: { models: ['*'], admin: false },
@@ -111,10 +122,12 @@ describe('apiKeys middleware', () => {
     expect((await elsewhere.verify(secret)).ok).toBe(true); // now cached over there
     await here.revoke(record.id);
     expect(await here.verify(secret)).toEqual({ ok: false, reason: 'revoked' });
-    // The other isolate still trusts its cached record…
+    // The other isolate still trusts its cached record, to the last millisecond of the TTL…
     expect((await elsewhere.verify(secret)).ok).toBe(true);
-    await new Promise((r) => setTimeout(r, ttlMs + 50));
-    // …until the TTL runs out, then reads KV again.
+    await step(ttlMs);
+    expect((await elsewhere.verify(secret)).ok).toBe(true);
+    // …and once the TTL has run out, reads KV again.
+    await step(1);
     expect(await elsewhere.verify(secret)).toEqual({ ok: false, reason: 'revoked' });
   });
 
