@@ -10,7 +10,6 @@ import { BUILD_DIR } from '../scripts/model-store.js';
 import { localKey } from '../scripts/dev-key.js';
 import { seedLocal } from '../scripts/seed.js';
 import { spawnOrigin, waitReady, type SpawnedOrigin } from '../origin/spawn.js';
-import { CircuitBreaker } from '../src/routing/breaker.js';
 import { OriginClient } from '../src/routing/origin-client.js';
 import { percentile, startWrangler, summarize, table, writeResults, type Summary } from './harness.js';
 
@@ -176,9 +175,16 @@ export async function benchOrigin(): Promise<OriginBenchResult> {
     };
 
     // Breaker open: the client refuses without connecting. In-process, then end to end through the edge.
-    const breaker = new CircuitBreaker({ failureThreshold: 1, cooldownMs: 3_600_000 });
-    breaker.failure();
-    const client = new OriginClient({ baseUrl: 'http://127.0.0.1:1', secret: 'x', timeoutMs: 1000, breaker });
+    const client = new OriginClient({
+      baseUrl: 'http://127.0.0.1:1',
+      secret: 'x',
+      timeoutMs: 1000,
+      failureThreshold: 1,
+      cooldownMs: 3_600_000,
+      // One refused call opens the breaker; every timed call after it is refused before reaching any fetch.
+      binding: { fetch: () => Promise.reject(new TypeError('origin down')) },
+    });
+    await client.post('/v1/models/sentiment-en/predict', body, 'application/json').catch(() => undefined);
     const open: number[] = [];
     for (let i = 0; i < 2000; i++) {
       const t = performance.now();

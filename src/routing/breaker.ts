@@ -2,6 +2,11 @@
  * @module A circuit breaker for the origin: opens after N consecutive failures so callers fail fast (no connect,
  * no timeout), lets one probe through after a cool-down (half-open), and closes again when the probe succeeds.
  * The clock is injected so tests and the benchmark can drive it without sleeping.
+ *
+ * Written here rather than taken from cockatiel (tried): cockatiel 3.2 creates and aborts an AbortController when
+ * its module loads, which workerd refuses in a Worker's global scope ("Disallowed operation called within global
+ * scope"), so `wrangler dev` and deploys fail; cockatiel 4 needs Node ≥ 22 (this project supports Node 20). Its
+ * half-open state also queues callers behind the probe, where the edge wants them to fail fast and fall back.
  */
 
 export type BreakerState = 'closed' | 'open' | 'half-open';

@@ -3,6 +3,7 @@
  * secret, a per-call timeout and a circuit breaker. It answers the origin's JSON, passes the origin's client
  * errors (4xx) through unchanged, and turns "the origin cannot answer" into one error the router can fall back on.
  */
+import { z } from 'zod';
 import { ServiceError, type ErrorCode, type ErrorStatus } from '../lib/errors.js';
 import { CircuitBreaker, type BreakerState } from './breaker.js';
 import { intVar } from '../lib/config.js';
@@ -12,14 +13,11 @@ export interface OriginFetcher {
   fetch(request: Request): Promise<Response>;
 }
 
-export interface OriginClientOptions {
-  /** Base URL, e.g. `http://127.0.0.1:8788`. With a service binding it only forms the request URL. */
-  baseUrl: string;
-  secret: string;
-  timeoutMs: number;
-  breaker: CircuitBreaker;
+export interface OriginClientOptions extends OriginConfig {
   /** A Service Binding replaces the network fetch when the origin is reachable that way. */
   binding?: OriginFetcher;
+  /** The breaker's clock (default `Date.now`): tests and the benchmark drive it without sleeping. */
+  now?: () => number;
 }
 
 /** The origin cannot answer now (down, slow, overloaded, breaker open). `retryAfterS` is for the 503. */
@@ -60,17 +58,23 @@ export interface OriginAnswer {
 const RETRY_AFTER_DEFAULT_S = 5;
 
 function retryAfter(res: Response, fallback: number): number {
-  const v = Number(res.headers.get('retry-after'));
+  const header = res.headers.get('retry-after');
+  // Number(null) is 0: an answer without the header must keep the fallback, not say "retry at once".
+  if (header === null || header.trim() === '') return fallback;
+  const v = Number(header);
   return Number.isFinite(v) && v >= 0 ? Math.ceil(v) : fallback;
 }
 
+/** The origin's JSON error shape (the edge's own, `ServiceError.body()`), as far as the edge reads it. */
+const OriginErrorBodySchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
 async function errorBody(res: Response): Promise<{ code: string; message: string } | undefined> {
   try {
-    const body: unknown = await res.json();
-    const e = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
-    if (typeof e?.code === 'string' && typeof e.message === 'string') return { code: e.code, message: e.message };
+    const parsed = OriginErrorBodySchema.safeParse(await res.json());
+    // Another shape (a proxy's error page as JSON) is no error body: the status alone decides.
+    if (parsed.success) return parsed.data.error;
   } catch {
-    // not our JSON error shape
+    // not JSON
   }
   return undefined;
 }
@@ -78,10 +82,18 @@ async function errorBody(res: Response): Promise<{ code: string; message: string
 const PASSED_THROUGH: ReadonlySet<number> = new Set([400, 413, 415, 422]);
 
 export class OriginClient {
-  constructor(private readonly options: OriginClientOptions) {}
+  private readonly breaker: CircuitBreaker;
+
+  constructor(private readonly options: OriginClientOptions) {
+    this.breaker = new CircuitBreaker({
+      failureThreshold: options.failureThreshold,
+      cooldownMs: options.cooldownMs,
+      ...(options.now === undefined ? {} : { now: options.now }),
+    });
+  }
 
   get breakerState(): BreakerState {
-    return this.options.breaker.state;
+    return this.breaker.state;
   }
 
   /** POSTs JSON or raw bytes to the origin and answers its JSON, or throws ServiceError / OriginUnavailableError. */
@@ -92,10 +104,10 @@ export class OriginClient {
     try {
       parsed = await res.json();
     } catch {
-      this.options.breaker.failure();
+      this.breaker.failure();
       throw new OriginUnavailableError('server_error', 'it answered something that is not JSON', RETRY_AFTER_DEFAULT_S);
     }
-    this.options.breaker.success();
+    this.breaker.success();
     return { body: parsed, serverTiming: res.headers.get('server-timing'), ms: performance.now() - started };
   }
 
@@ -118,7 +130,7 @@ export class OriginClient {
     head.addEventListener('abort', timer, { once: true });
     try {
       const res = await this.send('POST', path, { body, contentType, headers }, controller.signal);
-      this.options.breaker.success();
+      this.breaker.success();
       return res;
     } finally {
       head.removeEventListener('abort', timer);
@@ -130,6 +142,8 @@ export class OriginClient {
     try {
       const res = await this.send('DELETE', path, { headers }, AbortSignal.timeout(this.options.timeoutMs));
       await res.body?.cancel();
+      // An answer is the breaker's success, as for the other calls (a DELETE may be the half-open probe).
+      this.breaker.success();
       return true;
     } catch (err) {
       if (err instanceof ServiceError || err instanceof OriginUnavailableError) return false;
@@ -144,7 +158,7 @@ export class OriginClient {
     content: { body?: BodyInit; contentType?: string; headers?: Record<string, string> },
     signal: AbortSignal,
   ): Promise<Response> {
-    const { breaker } = this.options;
+    const { breaker } = this;
     const permit = breaker.acquire();
     if (!permit.allowed) {
       // Fail fast: no connection attempt while the origin is known to be down.
@@ -258,8 +272,7 @@ export function originClient(vars: OriginVars): OriginClient | undefined {
   const key = JSON.stringify(config) + (vars.ORIGIN === undefined ? '' : '+binding');
   let client = clients.get(key);
   if (client === undefined) {
-    const breaker = new CircuitBreaker({ failureThreshold: config.failureThreshold, cooldownMs: config.cooldownMs });
-    client = new OriginClient({ ...config, breaker, ...(vars.ORIGIN === undefined ? {} : { binding: vars.ORIGIN }) });
+    client = new OriginClient({ ...config, ...(vars.ORIGIN === undefined ? {} : { binding: vars.ORIGIN }) });
     clients.set(key, client);
   }
   return client;

@@ -2,6 +2,7 @@
  * @module The KV result cache: content-addressed keys that never hold the raw input, TTL from the manifest,
  * and failures that are logged and swallowed (a cache must never fail a request).
  */
+import { z } from 'zod';
 import type { Manifest } from '../lib/manifest.js';
 import { sha256Hex } from '../lib/sha256.js';
 
@@ -34,18 +35,21 @@ export async function resultCacheKey(
   return `result:v2:${digest}`;
 }
 
-export interface CachedResult {
-  output: unknown;
-  placement: string;
-}
+const CachedResultSchema = z.object({ output: z.unknown(), placement: z.string() });
+export type CachedResult = z.infer<typeof CachedResultSchema>;
 
 export class ResultCache {
   constructor(private readonly kv: KVNamespace) {}
 
   async get(key: string): Promise<CachedResult | undefined> {
     try {
-      const hit = await this.kv.get<CachedResult>(key, 'json');
-      return hit ?? undefined;
+      const hit: unknown = await this.kv.get(key, 'json');
+      if (hit === null) return undefined;
+      const parsed = CachedResultSchema.safeParse(hit);
+      if (parsed.success) return parsed.data;
+      // Not an entry this code wrote: a miss (the request runs and overwrites it), never a failed request.
+      console.error(JSON.stringify({ msg: 'result cache entry is malformed; treated as a miss' }));
+      return undefined;
     } catch (err) {
       console.error(JSON.stringify({ msg: 'result cache read failed', err: String(err) }));
       return undefined;

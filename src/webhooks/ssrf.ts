@@ -1,5 +1,6 @@
 /** @module SSRF guard for webhook URLs: https only, no userinfo, no local names, and every address the host is or resolves to public unicast. */
 import ipaddr from 'ipaddr.js';
+import { z } from 'zod';
 import type { WebhookConfig } from '../lib/config.js';
 
 /** The A and AAAA addresses of a name. */
@@ -198,16 +199,14 @@ const TYPE_CODES = { A: 1, AAAA: 28 } as const;
 const NXDOMAIN = 3;
 const DOH_TIMEOUT_MS = 5000;
 
-interface DnsJsonAnswer {
-  type: number;
-  data: string;
-}
-
-function isAnswer(value: unknown): value is DnsJsonAnswer {
-  if (typeof value !== 'object' || value === null) return false;
-  const { type, data } = value as Record<string, unknown>;
-  return typeof type === 'number' && typeof data === 'string';
-}
+/** The parts of a DNS JSON answer the guard reads; anything else in it is ignored. */
+const DnsJsonSchema = z.object({
+  Status: z.number(),
+  // No Answer (or one that is not a list) is no records, as before: the guard then finds nothing to allow.
+  Answer: z.array(z.unknown()).catch([]),
+});
+/** One record of `Answer`; records of other shapes are skipped. */
+const DnsRecordSchema = z.object({ type: z.number(), data: z.string() });
 
 async function dohQuery(
   endpoint: string,
@@ -227,16 +226,16 @@ async function dohQuery(
     await response.body?.cancel();
     throw new Error(`DNS-over-HTTPS ${type} ${name}: HTTP ${response.status}`);
   }
-  const body: unknown = await response.json();
-  const status = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['Status'] : undefined;
+  const body = DnsJsonSchema.safeParse(await response.json());
+  if (!body.success) throw new Error(`DNS-over-HTTPS ${type} ${name}: not a DNS JSON answer (no Status)`);
+  const status = body.data.Status;
   if (status === NXDOMAIN) return [];
-  if (status !== 0) throw new Error(`DNS-over-HTTPS ${type} ${name}: status ${String(status)}`);
-  const answers = (body as Record<string, unknown>)['Answer'];
-  if (!Array.isArray(answers)) return [];
+  if (status !== 0) throw new Error(`DNS-over-HTTPS ${type} ${name}: status ${status}`);
   // CNAMEs are skipped, not followed: the resolver already chased them, and put the final A/AAAA records in this list.
-  return answers
-    .filter(isAnswer)
-    .flatMap((a) => (a.type === TYPE_CODES.A || a.type === TYPE_CODES.AAAA ? [a.data] : []));
+  return body.data.Answer.flatMap((answer) => {
+    const a = DnsRecordSchema.safeParse(answer);
+    return a.success && (a.data.type === TYPE_CODES.A || a.data.type === TYPE_CODES.AAAA) ? [a.data.data] : [];
+  });
 }
 
 /**

@@ -1,7 +1,6 @@
 /** @module The edge's routing pieces without I/O: the placement policy, the circuit breaker, and the origin client's error mapping. */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ServiceError } from '../../src/lib/errors.js';
-import { CircuitBreaker } from '../../src/routing/breaker.js';
 import { dispatch } from '../../src/serving/dispatch.js';
 import { OriginClient, OriginUnavailableError, readOriginConfig } from '../../src/routing/origin-client.js';
 import { decidePlacement, type PlacementInput } from '../../src/routing/placement.js';
@@ -138,44 +137,15 @@ describe('placement policy', () => {
   });
 });
 
-describe('circuit breaker', () => {
-  it('opens after N consecutive failures, fails fast, lets one probe through after the cool-down, and closes on success', () => {
-    let now = 0;
-    const b = new CircuitBreaker({ failureThreshold: 3, cooldownMs: 1000, now: () => now });
-    b.failure();
-    b.failure();
-    b.success(); // not consecutive any more
-    b.failure();
-    b.failure();
-    expect(b.state).toBe('closed');
-    b.failure();
-    expect(b.state).toBe('open');
-    expect(b.acquire()).toEqual({ allowed: false, retryAfterMs: 1000 });
-    now = 999;
-    expect(b.acquire().allowed).toBe(false);
-    now = 1000;
-    expect(b.state).toBe('half-open');
-    expect(b.acquire()).toEqual({ allowed: true, probe: true });
-    expect(b.acquire().allowed).toBe(false); // only one probe at a time
-    b.failure(); // the probe failed: open again, for a full cool-down
-    expect(b.state).toBe('open');
-    now = 2000;
-    expect(b.acquire()).toEqual({ allowed: true, probe: true });
-    b.success();
-    expect(b.state).toBe('closed');
-    expect(b.acquire()).toEqual({ allowed: true, probe: false });
-  });
-});
-
 function clientWith(
   answer: (req: Request) => Promise<Response>,
-  breaker = new CircuitBreaker({ failureThreshold: 2, cooldownMs: 60_000 }),
+  breaker: { failureThreshold: number; cooldownMs: number } = { failureThreshold: 2, cooldownMs: 60_000 },
 ): OriginClient {
   return new OriginClient({
     baseUrl: 'http://origin.test',
     secret: 's',
     timeoutMs: 50,
-    breaker,
+    ...breaker,
     binding: { fetch: answer },
   });
 }
@@ -184,6 +154,73 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
   Promise.resolve(
     new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } }),
   );
+
+/** What a call ends in: `ok`, or the unavailable error's `why` and Retry-After. */
+const outcome = (p: Promise<unknown>): Promise<string> =>
+  p.then(
+    () => 'ok',
+    (e: unknown) => (e instanceof OriginUnavailableError ? `${e.why} ${e.retryAfterS}` : String(e)),
+  );
+
+describe('circuit breaker', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('opens after N consecutive failures, fails fast without a call, lets one trial through after the cool-down, and closes on success', async () => {
+    // Only Date is faked: the breaker reads the clock from it, and the client's own timeouts stay real.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(0);
+    let calls = 0;
+    let answer: () => Promise<Response> = () => Promise.reject(new TypeError('fetch failed'));
+    const client = clientWith(
+      () => {
+        calls++;
+        return answer();
+      },
+      { failureThreshold: 3, cooldownMs: 10_000 },
+    );
+    const post = (): Promise<string> => outcome(client.post('/x', '{}', 'application/json'));
+    const down = answer;
+    const up = (): Promise<Response> => json(200, { ok: true });
+
+    expect(await post()).toBe('network 5');
+    expect(await post()).toBe('network 5');
+    answer = up;
+    expect(await post()).toBe('ok'); // not consecutive any more
+    answer = down;
+    expect(await post()).toBe('network 5');
+    expect(await post()).toBe('network 5');
+    expect(client.breakerState).toBe('closed');
+    expect(await post()).toBe('network 5');
+    expect(client.breakerState).toBe('open');
+    expect(calls).toBe(6);
+    expect(await post()).toBe('breaker_open 10');
+    vi.setSystemTime(9_999);
+    expect(await post()).toBe('breaker_open 1');
+    expect(calls).toBe(6); // refused without a call
+
+    vi.setSystemTime(10_000);
+    expect(client.breakerState).toBe('half-open');
+    let release: (res: Response) => void = () => undefined;
+    answer = () => new Promise((resolve) => (release = resolve));
+    const trial = post();
+    expect(client.breakerState).toBe('half-open');
+    expect(await post()).toBe('breaker_open 1'); // only one trial at a time; the others fail fast
+    expect(calls).toBe(7);
+    release(new Response('down', { status: 502 }));
+    expect(await trial).toBe('server_error 5'); // the trial failed: open again, for a full cool-down
+    expect(client.breakerState).toBe('open');
+    expect(await post()).toBe('breaker_open 10');
+
+    vi.setSystemTime(20_000);
+    answer = up;
+    expect(await post()).toBe('ok');
+    expect(client.breakerState).toBe('closed');
+    expect(await post()).toBe('ok');
+    expect(calls).toBe(9);
+  });
+});
 
 describe('origin client', () => {
   it('sends the secret and answers the JSON body', async () => {
@@ -198,37 +235,27 @@ describe('origin client', () => {
   });
 
   it('passes client errors through, maps 429/5xx/network/timeouts to "unavailable", and opens on failures only', async () => {
-    const breaker = new CircuitBreaker({ failureThreshold: 2, cooldownMs: 60_000 });
-    const client422 = clientWith(
-      () => json(422, { error: { code: 'invalid_input', message: 'inputs: bad.' } }),
-      breaker,
-    );
-    await expect(client422.post('/x', '{}', 'application/json')).rejects.toMatchObject({
+    let answer: (req: Request) => Promise<Response> = () =>
+      json(422, { error: { code: 'invalid_input', message: 'inputs: bad.' } });
+    const client = clientWith((req) => answer(req));
+    await expect(client.post('/x', '{}', 'application/json')).rejects.toMatchObject({
       status: 422,
       code: 'invalid_input',
       message: 'inputs: bad.',
     });
-    const busy = clientWith(
-      () => json(429, { error: { code: 'rate_limited', message: 'full' } }, { 'retry-after': '2' }),
-      breaker,
-    );
-    await expect(busy.post('/x', '{}', 'application/json')).rejects.toMatchObject({
+    answer = () => json(429, { error: { code: 'rate_limited', message: 'full' } }, { 'retry-after': '2' });
+    await expect(client.post('/x', '{}', 'application/json')).rejects.toMatchObject({
       why: 'overloaded',
       retryAfterS: 2,
     });
-    expect(breaker.state).toBe('closed');
-    const slow = clientWith(
-      (req) =>
-        new Promise((_resolve, reject) =>
-          req.signal.addEventListener('abort', () => reject(req.signal.reason as Error)),
-        ),
-      breaker,
-    );
-    await expect(slow.post('/x', '{}', 'application/json')).rejects.toMatchObject({ why: 'timeout' });
-    const down = clientWith(() => Promise.reject(new TypeError('fetch failed')), breaker);
-    await expect(down.post('/x', '{}', 'application/json')).rejects.toMatchObject({ why: 'network' });
-    expect(breaker.state).toBe('open');
-    const err = await down.post('/x', '{}', 'application/json').catch((e: unknown) => e);
+    expect(client.breakerState).toBe('closed');
+    answer = (req) =>
+      new Promise((_resolve, reject) => req.signal.addEventListener('abort', () => reject(req.signal.reason as Error)));
+    await expect(client.post('/x', '{}', 'application/json')).rejects.toMatchObject({ why: 'timeout' });
+    answer = () => Promise.reject(new TypeError('fetch failed'));
+    await expect(client.post('/x', '{}', 'application/json')).rejects.toMatchObject({ why: 'network' });
+    expect(client.breakerState).toBe('open');
+    const err = await client.post('/x', '{}', 'application/json').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OriginUnavailableError);
     expect((err as OriginUnavailableError).why).toBe('breaker_open');
     const api = (err as OriginUnavailableError).toServiceError();
@@ -252,12 +279,11 @@ describe('dispatch', () => {
 
   it('falls back to the edge when allowed, else answers 503 origin_unavailable', async () => {
     const client = clientWith(() => json(200, {}));
-    const note = {};
-    await expect(dispatch(decision(true), client, { edge, origin: unavailable }, {}, note)).resolves.toEqual({
+    await expect(dispatch(decision(true), client, { edge, origin: unavailable }, {})).resolves.toEqual({
       output: 'edge answer',
       placement: 'edge-fallback',
+      reason: 'r; origin unavailable (network), ran at the edge',
     });
-    expect(note).toEqual({ fallback: 'origin unavailable (network), ran at the edge' });
     await expect(dispatch(decision(false), client, { edge, origin: unavailable }, {})).rejects.toMatchObject({
       status: 503,
       code: 'origin_unavailable',
