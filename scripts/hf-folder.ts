@@ -18,6 +18,7 @@ import {
   type Assembled,
   type LoadedTokenizer,
 } from '../src/tasks/text/hf-tokenizer.js';
+import { readJsonObject } from '../models/lib/json-file.js';
 
 /** The fields of `config.json` the service reads; everything else is kept as written. */
 export const HfConfigSchema = z.looseObject({
@@ -65,22 +66,8 @@ export function isHfFolder(path: string): boolean {
   return existsSync(path) && statSync(path).isDirectory() && existsSync(join(path, 'config.json'));
 }
 
-function parseJsonFile(dir: string, name: string): Record<string, unknown> {
-  const path = join(dir, name);
-  if (!existsSync(path)) throw new Error(`${name} is missing from ${dir}`);
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`${name} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value))
-    throw new Error(`${name} must hold a JSON object`);
-  return value as Record<string, unknown>;
-}
-
 export function readHfFolder(dir: string): HfFolder {
-  const rawConfig = parseJsonFile(dir, 'config.json');
+  const rawConfig = readJsonObject(dir, 'config.json');
   const parsed = HfConfigSchema.safeParse(rawConfig);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -104,7 +91,7 @@ export function readHfFolder(dir: string): HfFolder {
     rawConfig,
     modelPath,
     has: (name) => existsSync(join(dir, name)),
-    json: (name) => parseJsonFile(dir, name),
+    json: (name) => readJsonObject(dir, name),
   };
 }
 
@@ -116,7 +103,7 @@ export function tokenizerFolder(dir: string, modelPath: string): HfFolder {
     rawConfig: {},
     modelPath,
     has: (name) => existsSync(join(dir, name)),
-    json: (name) => parseJsonFile(dir, name),
+    json: (name) => readJsonObject(dir, name),
   };
 }
 

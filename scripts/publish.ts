@@ -40,7 +40,7 @@ import {
   EDGE_CPU_BUDGET_MS,
   generationParts,
   type DecoderCheckRun,
-} from './hf-generation.js';
+} from '../models/lib/hf-generation-folder.js';
 import { visionParts } from './hf-vision.js';
 import { localProxy } from './local-state.js';
 

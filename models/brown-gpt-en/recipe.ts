@@ -12,7 +12,7 @@ import {
   decoderEdgeLimits,
   EDGE_CPU_BUDGET_MS,
   generationParts,
-} from '../../scripts/hf-generation.js';
+} from '../lib/hf-generation-folder.js';
 import type { Manifest } from '../../src/lib/manifest.js';
 import { DecoderConfigSchema } from '../../src/tasks/generation/kv-cache.js';
 import { p50Latency } from '../lib/ort-eval.js';

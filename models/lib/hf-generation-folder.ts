@@ -5,18 +5,19 @@
  * the chat template from `tokenizer_config.json`, checks them against the graph's inputs (and, given a run, one
  * prefill's output shapes), and returns the text-generation manifest parts. Every refusal names the file at fault.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Manifest, TensorSpec } from '../src/lib/manifest.js';
-import { prepareTokenizer } from '../src/tasks/text/hf-tokenizer.js';
+import type { Manifest, TensorSpec } from '../../src/lib/manifest.js';
+import { prepareTokenizer } from '../../src/tasks/text/hf-tokenizer.js';
 import {
   DecoderConfigSchema,
   emptyBatch,
   stepFeeds,
   type DecoderConfig,
   type KvBatch,
-} from '../src/tasks/generation/kv-cache.js';
-import type { Feeds, TensorData } from '../src/tasks/tensor.js';
+} from '../../src/tasks/generation/kv-cache.js';
+import type { Feeds, TensorData } from '../../src/tasks/tensor.js';
+import { readJsonObject } from './json-file.js';
 
 /**
  * The edge's CPU per generation request: a Worker isolate runs one request's JavaScript at a time, so a long decode
@@ -81,23 +82,6 @@ export interface GenerationParts {
 export type DecoderCheckRun = (
   feeds: Record<string, TensorData>,
 ) => Promise<Record<string, { dims: readonly number[] }>>;
-
-function readJson(dir: string, name: string, required: boolean): Record<string, unknown> {
-  const path = join(dir, name);
-  if (!existsSync(path)) {
-    if (required) throw new Error(`${name} is missing from ${dir}`);
-    return {};
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`${name} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-  }
-  if (value === null || typeof value !== 'object' || Array.isArray(value))
-    throw new Error(`${name} must hold a JSON object`);
-  return value as Record<string, unknown>;
-}
 
 const int = (v: unknown): number | undefined =>
   typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
@@ -168,10 +152,10 @@ export async function generationParts(
   inputNames?: readonly string[],
   run?: DecoderCheckRun,
 ): Promise<GenerationParts> {
-  const config = readJson(dir, 'config.json', true);
-  const generation = readJson(dir, 'generation_config.json', false);
-  const tokenizerJson = readJson(dir, 'tokenizer.json', true);
-  const tokenizerConfig = readJson(dir, 'tokenizer_config.json', false);
+  const config = readJsonObject(dir, 'config.json');
+  const generation = readJsonObject(dir, 'generation_config.json', { optional: true });
+  const tokenizerJson = readJsonObject(dir, 'tokenizer.json');
+  const tokenizerConfig = readJsonObject(dir, 'tokenizer_config.json', { optional: true });
   const { layers, kvHeads, headDim, context } = layout(config);
   const vocab = int(config['vocab_size']);
   if (vocab === undefined) throw new Error('config.json: vocab_size is missing');
