@@ -1,6 +1,8 @@
 /**
- * @module Model build CLI: `build [--force] [--only id]` runs every models/<id>/recipe.ts (cached); `quantize IN OUT
- * [--method]`; `publish <file.onnx|dir> --id ID [--task TASK]` uploads a model of your own (scripts/publish.ts; a
+ * @module Model build CLI: `build [--force] [--only id]` runs every models/<id>/recipe.ts (cached; verbose: every
+ * recipe line on the terminal, onnxruntime's own warnings silenced); `plan [--json]` says which recipes are up to date
+ * and how long each took last time, without building (what `npm start` orders its background builds by); `quantize IN
+ * OUT [--method]`; `publish <file.onnx|dir> --id ID [--task TASK]` uploads a model of your own (scripts/publish.ts; a
  * Hugging Face folder through scripts/hf-folder.ts); `tiny TASK DIR` writes a tiny Hugging Face folder to try it. The
  * `edge-infer models quantize|publish` CLI commands run the same exported functions (quantizeFile, publishModel).
  */
@@ -8,6 +10,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import * as ortNode from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
 import { TINY_FOLDERS } from '../models/hf-tiny/index.js';
 import { decode, encode } from '../models/lib/onnx-builder.js';
 import { QUANT_METHODS, quantizeModelProto, type QuantizeReport, type QuantMethod } from '../models/lib/quantize.js';
@@ -15,6 +19,7 @@ import { sha256Hex, type Recipe } from '../models/lib/recipe.js';
 import { isHfFolder } from './hf-folder.js';
 import { preparePublish, uploadLocal, uploadRemote, writeOut, type PublishOptions } from './publish.js';
 import type { Manifest } from '../src/lib/manifest.js';
+import type { ModelStatus } from '../src/storage/model-status.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const BUILD_DIR = join(REPO_ROOT, 'build', 'models');
@@ -109,7 +114,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /**
  * Holds `<dir>.lock` (mkdir is atomic) around fn, so parallel test workers or two CLI runs never build into the same
- * directory at once; the second waits, then usually finds the cache fresh. A lock older than `staleMs` is broken.
+ * directory at once; the second waits, then usually finds the cache fresh. The lock names its holder's pid, so a lock
+ * whose holder is gone (Ctrl-C, `npm start` stopping its background build, an out-of-memory kill) is broken at once;
+ * one with no live holder to ask about is broken after `staleMs`. No signal handler is needed: a signal's default
+ * action ends a build at once, where a handler would wait for a long synchronous training loop to yield.
  */
 async function withLock<T>(dir: string, fn: () => Promise<T>, staleMs = 10 * 60_000): Promise<T> {
   const lock = `${dir}.lock`;
@@ -117,10 +125,11 @@ async function withLock<T>(dir: string, fn: () => Promise<T>, staleMs = 10 * 60_
   for (;;) {
     try {
       mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
       break;
     } catch {
       const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
-      if (age > staleMs) rmSync(lock, { recursive: true, force: true });
+      if (holderGone(lock) || age > staleMs) rmSync(lock, { recursive: true, force: true });
       else await sleep(250);
     }
   }
@@ -129,6 +138,88 @@ async function withLock<T>(dir: string, fn: () => Promise<T>, staleMs = 10 * 60_
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
+}
+
+/** Whether the process a lock names has exited (false when the lock names none yet, or it cannot be told). */
+function holderGone(lock: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+  } catch {
+    return false; // just made, its pid not written yet (or an older lock without one: staleMs decides)
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return err instanceof Error && 'code' in err && err.code === 'ESRCH';
+  }
+}
+
+/**
+ * onnxruntime's own warnings ("Removing initializer …", printed for every session over a graph with folded
+ * constants) are noise in a build: errors only, for onnxruntime-node and the onnxruntime-web copy the recipes also
+ * run. Set here, in the build's entry rather than models/lib, because every recipe's cache key hashes its sources;
+ * both runtimes read the level once, when their first session is made, so this must run before any recipe does.
+ */
+export function quietOnnxRuntime(): void {
+  ortNode.env.logLevel = 'error';
+  ortWeb.env.logLevel = 'error';
+  // onnxruntime-web takes a session's severity from its options only (default: warnings), so its factory gets that
+  // default here; a recipe that names a level keeps its own. (Setting it in models/lib/ort-eval.ts instead would
+  // change every recipe's inputs hash and rebuild all the models for a log level.)
+  const session = ortWeb.InferenceSession;
+  const create = session.create.bind(session);
+  Object.defineProperty(session, 'create', {
+    configurable: true,
+    writable: true,
+    value: (model: unknown, ...rest: unknown[]): Promise<ortWeb.InferenceSession> => {
+      const options = rest[0];
+      if (rest.length <= 1 && (options === undefined || isSessionOptions(options))) {
+        const quiet = { logSeverityLevel: 3 as const, ...options };
+        if (typeof model === 'string') return create(model, quiet);
+        if (model instanceof Uint8Array) return create(model, quiet);
+      }
+      return Reflect.apply(create, session, [model, ...rest]) as Promise<ortWeb.InferenceSession>;
+    },
+  });
+}
+
+function isSessionOptions(v: unknown): v is ortWeb.InferenceSession.SessionOptions {
+  return typeof v === 'object' && v !== null && !ArrayBuffer.isView(v) && !(v instanceof ArrayBuffer);
+}
+
+/** The build's record of itself beside the model (`build/models/<id>/.build.json`): how long the last build took. */
+export interface BuildRecord {
+  seconds: number;
+  finished_at: string;
+}
+
+/** The last build's record for a model, if one finished here. */
+export function buildRecord(id: string, outRoot = BUILD_DIR): BuildRecord | undefined {
+  const file = join(outRoot, id, '.build.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    const raw: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    if (typeof raw === 'object' && raw !== null && 'seconds' in raw && typeof raw.seconds === 'number')
+      return { seconds: raw.seconds, finished_at: 'finished_at' in raw ? String(raw.finished_at) : '' };
+  } catch {
+    // a torn or hand-edited record is as good as none
+  }
+  return undefined;
+}
+
+/**
+ * The build's state in `build/models/<id>/status.json` (the origin's local store reads it as R2's
+ * `models/<id>/status.json`): a model whose directory is being rebuilt answers 503 "building" there, not 404.
+ */
+function writeBuildStatus(modelDir: string, status: Omit<ModelStatus, 'updated_at'>): void {
+  mkdirSync(modelDir, { recursive: true });
+  writeFileSync(
+    join(modelDir, 'status.json'),
+    `${JSON.stringify({ ...status, updated_at: new Date().toISOString() })}\n`,
+  );
 }
 
 /** Builds one recipe into `<outRoot>/<id>/<version>/`, unless its inputs hash matches the last build's. */
@@ -152,16 +243,71 @@ async function buildUnlocked(recipe: Recipe, entry: string, options: BuildOption
     return { id: recipe.id, version: recipe.version, dir, skipped: true, manifest };
   }
   log(`${recipe.id}@${recipe.version}: building`);
+  const started = Date.now();
+  const expected = buildRecord(recipe.id, outRoot)?.seconds;
+  writeBuildStatus(modelDir, {
+    state: 'building',
+    version: recipe.version,
+    progress: 0,
+    started_at: new Date(started).toISOString(),
+    ...(expected === undefined ? {} : { eta_seconds: expected }),
+  });
   // A stale directory could keep files the new build no longer writes; start clean.
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   // Drop the hash first so an interrupted build is never taken for a finished one.
   rmSync(hashFile, { force: true });
-  const manifest = await recipe.build({ outDir: dir, repoRoot: REPO_ROOT, log });
+  let manifest: Manifest;
+  try {
+    manifest = await recipe.build({ outDir: dir, repoRoot: REPO_ROOT, log });
+  } catch (err) {
+    const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? '';
+    writeBuildStatus(modelDir, { state: 'failed', version: recipe.version, reason: reason.slice(0, 300) });
+    throw err;
+  }
   writeFileSync(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
   writeFileSync(join(modelDir, 'latest'), `${recipe.version}\n`);
   writeFileSync(hashFile, `${hash}\n`);
+  const record: BuildRecord = { seconds: (Date.now() - started) / 1000, finished_at: new Date().toISOString() };
+  writeFileSync(join(modelDir, '.build.json'), `${JSON.stringify(record)}\n`);
+  writeBuildStatus(modelDir, { state: 'ready', version: recipe.version });
   return { id: recipe.id, version: recipe.version, dir, skipped: false, manifest };
+}
+
+/** One recipe as `plan` reports it: whether its last build is current, and what that build cost. */
+export interface BuildPlan {
+  id: string;
+  version: string;
+  /** The inputs hash matches the last build's: `build` would skip it. */
+  fresh: boolean;
+  /** A finished build of some version is in the build directory (servable while a new one builds). */
+  built: boolean;
+  /** How long the last build took here, in seconds, when one was recorded. */
+  seconds?: number;
+}
+
+/** Every recipe's plan (or those `only` names), in recipe order; nothing is built. */
+export async function planBuilds(options: { only?: readonly string[]; outRoot?: string } = {}): Promise<BuildPlan[]> {
+  const outRoot = options.outRoot ?? BUILD_DIR;
+  const out: BuildPlan[] = [];
+  for (const entry of recipeEntries()) {
+    const id = relative(join(REPO_ROOT, 'models'), dirname(entry));
+    if (options.only && options.only.length > 0 && !options.only.includes(id)) continue;
+    const recipe = await loadRecipe(entry);
+    const modelDir = join(outRoot, recipe.id);
+    const hashFile = join(modelDir, '.inputs-hash');
+    const manifestFile = join(modelDir, recipe.version, 'manifest.json');
+    const fresh =
+      existsSync(hashFile) &&
+      readFileSync(hashFile, 'utf8').trim() === inputsHash(recipe, entry) &&
+      existsSync(manifestFile);
+    const latest = join(modelDir, 'latest');
+    const built =
+      existsSync(latest) && existsSync(join(modelDir, readFileSync(latest, 'utf8').trim(), 'manifest.json'));
+    const seconds = buildRecord(recipe.id, outRoot)?.seconds;
+    out.push({ id: recipe.id, version: recipe.version, fresh, built, ...(seconds === undefined ? {} : { seconds }) });
+  }
+  return out;
 }
 
 export async function buildAll(options: BuildOptions = {}): Promise<BuildOutcome[]> {
@@ -235,6 +381,7 @@ export function parseMinElements(text: string | undefined): number | undefined |
 
 const USAGE = `usage:
   npx tsx scripts/models.ts build [--force] [--only <id>]...
+  npx tsx scripts/models.ts plan [--json] [--only <id>]...
   npx tsx scripts/models.ts quantize IN.onnx OUT.onnx [--method dynamic|qdq] [--min-elements N] [--reduce-range]
   npx tsx scripts/models.ts tiny TASK DIR
   npx tsx scripts/models.ts publish <file.onnx|dir> --id ID [--task TASK] [--labels a,b,c] [--version V] [--description TEXT]
@@ -263,6 +410,7 @@ async function main(argv: string[]): Promise<number> {
       bucket: { type: 'string', default: DEFAULT_BUCKET },
       persist: { type: 'string' },
       out: { type: 'string' },
+      json: { type: 'boolean', default: false },
     },
   });
   const [command, ...rest] = positionals;
@@ -270,7 +418,18 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return command === undefined && !values.help ? 2 : 0;
   }
+  if (command === 'plan') {
+    const plans = await planBuilds({ only: values.only ?? [] });
+    if (values.json) console.log(JSON.stringify(plans));
+    else
+      for (const p of plans)
+        console.log(
+          `${p.id}@${p.version} ${p.fresh ? 'up to date' : p.built ? 'stale (an older build is there)' : 'not built'}${p.seconds === undefined ? '' : `, last build ${p.seconds.toFixed(0)} s`}`,
+        );
+    return 0;
+  }
   if (command === 'build') {
+    quietOnnxRuntime();
     const outcomes = await buildAll({ force: values.force, only: values.only ?? [] });
     for (const o of outcomes)
       console.log(`${o.id}@${o.version} ${o.skipped ? 'cached' : 'built'} → ${relative(REPO_ROOT, o.dir)}`);

@@ -2,6 +2,8 @@
  * @module `npm run models:seed`: copies build/models into the local R2 bucket that `wrangler dev` uses
  * (miniflare state under .wrangler/state), through wrangler's own platform proxy. Idempotent: files whose
  * sha256 already matches are left alone. `--remote` seeds the real bucket through `wrangler r2 object put`.
+ * `npm start` seeds one model at a time through the same functions as its background builds finish, and writes
+ * their build status (putStatus) beside them.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -10,7 +12,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { localProxy } from './local-state.js';
 import { ManifestSchema, r2Keys } from '../src/lib/manifest.js';
-import { readBuiltModels } from './model-store.js';
+import { statusKey, type ModelStatus } from '../src/storage/model-status.js';
+import { builtModel, builtModelIds, type BuiltModel } from './model-store.js';
 
 export interface SeedBucket {
   head(key: string): Promise<{ customMetadata?: Record<string, string> } | null>;
@@ -37,36 +40,67 @@ async function putIfChanged(
   return true;
 }
 
-/** Copies every built model into a bucket (files, manifest, then `latest`), skipping what is already there. */
-export async function seedBucket(bucket: SeedBucket): Promise<{ written: number; skipped: number }> {
+/** Copies one built model into a bucket (files, manifest, then `latest`), skipping what is already there. */
+export async function seedModel(bucket: SeedBucket, model: BuiltModel): Promise<{ written: number; skipped: number }> {
   let written = 0;
   let skipped = 0;
-  for (const model of readBuiltModels()) {
-    const manifest = ManifestSchema.parse(JSON.parse(model.manifestText));
-    // Files first, manifest next, `latest` last: a reader never sees a pointer to something half-written.
-    for (const file of manifest.files) {
-      // A plain Uint8Array: the platform proxy's serialiser refuses Node's Buffer subclass.
-      const bytes = new Uint8Array(readFileSync(join(model.dir, file.name)));
-      if (
-        await putIfChanged(
-          bucket,
-          r2Keys.file(manifest.id, manifest.version, file.name),
-          bytes,
-          'application/octet-stream',
-        )
-      )
-        written++;
-      else skipped++;
-    }
+  const manifest = ManifestSchema.parse(JSON.parse(model.manifestText));
+  // Files first, manifest next, `latest` last: a reader never sees a pointer to something half-written.
+  for (const file of manifest.files) {
+    // A plain Uint8Array: the platform proxy's serialiser refuses Node's Buffer subclass.
+    const bytes = new Uint8Array(readFileSync(join(model.dir, file.name)));
     if (
-      await putIfChanged(bucket, r2Keys.manifest(manifest.id, manifest.version), model.manifestText, 'application/json')
+      await putIfChanged(
+        bucket,
+        r2Keys.file(manifest.id, manifest.version, file.name),
+        bytes,
+        'application/octet-stream',
+      )
     )
       written++;
     else skipped++;
-    if (await putIfChanged(bucket, r2Keys.latest(manifest.id), manifest.version, 'text/plain')) written++;
-    else skipped++;
   }
+  if (
+    await putIfChanged(bucket, r2Keys.manifest(manifest.id, manifest.version), model.manifestText, 'application/json')
+  )
+    written++;
+  else skipped++;
+  if (await putIfChanged(bucket, r2Keys.latest(manifest.id), manifest.version, 'text/plain')) written++;
+  else skipped++;
   return { written, skipped };
+}
+
+/** Copies every built model (or the `only` ones that are built) into a bucket, skipping what is already there. */
+export async function seedBucket(
+  bucket: SeedBucket,
+  only?: readonly string[],
+): Promise<{ written: number; skipped: number; models: string[] }> {
+  let written = 0;
+  let skipped = 0;
+  const models: string[] = [];
+  for (const id of builtModelIds()) {
+    if (only !== undefined && !only.includes(id)) continue;
+    const model = builtModel(id);
+    if (model === undefined) continue;
+    const n = await seedModel(bucket, model);
+    written += n.written;
+    skipped += n.skipped;
+    models.push(id);
+  }
+  return { written, skipped, models };
+}
+
+/**
+ * Writes a model's build status (src/storage/model-status.ts) beside its versions: only `npm start`'s local bucket
+ * ever holds one, never the real bucket (`--remote` seeds built models only).
+ */
+export async function putStatus(
+  bucket: SeedBucket,
+  id: string,
+  status: Omit<ModelStatus, 'updated_at'>,
+): Promise<void> {
+  const body: ModelStatus = { ...status, updated_at: new Date().toISOString() };
+  await bucket.put(statusKey(id), JSON.stringify(body), { httpMetadata: { contentType: 'application/json' } });
 }
 
 /** The local bucket `wrangler dev` serves from (miniflare state under .wrangler/state), through wrangler's proxy. */
@@ -81,7 +115,9 @@ export async function seedLocal(): Promise<{ written: number; skipped: number }>
 
 /** The real bucket, through wrangler (which holds the account's credentials). */
 export function seedRemote(bucketName: string): void {
-  for (const model of readBuiltModels()) {
+  for (const id of builtModelIds()) {
+    const model = builtModel(id);
+    if (model === undefined) continue;
     const manifest = ManifestSchema.parse(JSON.parse(model.manifestText));
     const put = (key: string, file: string, type: string): void => {
       execFileSync(

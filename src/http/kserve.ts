@@ -4,6 +4,7 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context, Env as HonoEnv } from 'hono';
+import { ModelNotReadyError, retryAfterSeconds } from '../storage/model-status.js';
 import type { ModelRef } from '../storage/registry.js';
 import { parseModelRef } from '../storage/registry.js';
 import {
@@ -16,6 +17,7 @@ import {
 import {
   createRouter,
   documented,
+  ErrorSchema,
   errorResponses,
   KEY_SECURITY,
   predictionResponses,
@@ -156,6 +158,27 @@ const metadataAnswer = { description: 'Model metadata.', schema: ModelMetadataSc
 const READINESS = 'Model readiness: loads the model (sha256-checked) and says whether it serves';
 const readyAnswer = { description: 'Loaded and ready.', schema: ModelReadySchema };
 
+/**
+ * Readiness adds one answer to the model GET's: a model still building (or failed to build) is `ready: false` with
+ * 503, as Triton answers non-200 for a model still loading, and its state, progress or reason beside it.
+ */
+function readinessRoute<P extends string>(path: P, params: typeof ModelParams | typeof VersionedParams, id: string) {
+  const route = modelGetRoute(path, params, id, READINESS, readyAnswer);
+  return {
+    ...route,
+    responses: {
+      ...route.responses,
+      503: {
+        description:
+          'Not ready: still building (`ready: false` with `state`, `progress`, and Retry-After), failed to build ' +
+          '(`ready: false` with `state` and `reason`), or unavailable (an Error).',
+        headers: z.object({ 'Retry-After': z.string().optional() }),
+        content: { 'application/json': { schema: z.union([ModelReadySchema, ErrorSchema]) } },
+      },
+    },
+  };
+}
+
 function inferRoute<P extends string>(path: P, params: typeof ModelParams | typeof VersionedParams, id: string) {
   return createRoute({
     method: 'post',
@@ -189,19 +212,11 @@ export const versionMetadataRoute = modelGetRoute(
   METADATA,
   metadataAnswer,
 );
-export const modelReadinessRoute = modelGetRoute(
-  '/v2/models/{model_name}/ready',
-  ModelParams,
-  'kserveModelReady',
-  READINESS,
-  readyAnswer,
-);
-export const versionReadinessRoute = modelGetRoute(
+export const modelReadinessRoute = readinessRoute('/v2/models/{model_name}/ready', ModelParams, 'kserveModelReady');
+export const versionReadinessRoute = readinessRoute(
   '/v2/models/{model_name}/versions/{model_version}/ready',
   VersionedParams,
   'kserveVersionReady',
-  READINESS,
-  readyAnswer,
 );
 export const modelInferRoute = inferRoute('/v2/models/{model_name}/infer', ModelParams, 'kserveInfer');
 export const versionInferRoute = inferRoute(
@@ -225,9 +240,25 @@ export function kserveRoutes<E extends HonoEnv>(serving: Serving<E>) {
   const ready = async (c: Context<E>, params: { model_name: string; model_version?: string }) => {
     const ref = refOf(params);
     serving.admit(c, ref.id);
-    const manifest = await serving.registry(c).resolve(ref);
-    const extra = await serving.modelReady(c, manifest);
-    return { ...extra, name: manifest.id, version: manifest.version, ready: true };
+    try {
+      const manifest = await serving.registry(c).resolve(ref);
+      const extra = await serving.modelReady(c, manifest);
+      return c.json({ ...extra, name: manifest.id, version: manifest.version, ready: true }, 200);
+    } catch (err) {
+      if (!(err instanceof ModelNotReadyError)) throw err;
+      const s = err.buildStatus;
+      const body = {
+        name: ref.id,
+        version: s.version ?? ref.version ?? '',
+        ready: false,
+        state: s.state,
+        ...(s.state === 'building' ? { progress: s.progress ?? 0 } : {}),
+        ...(s.state === 'failed' && s.reason !== undefined ? { reason: s.reason } : {}),
+      };
+      return s.state === 'building'
+        ? c.json(body, 503, { 'Retry-After': String(retryAfterSeconds(s)) })
+        : c.json(body, 503);
+    }
   };
   const infer = async (c: Context<E>, params: { model_name: string; model_version?: string }, body: InferRequest) => {
     const ref = refOf(params);
@@ -262,8 +293,8 @@ export function kserveRoutes<E extends HonoEnv>(serving: Serving<E>) {
     )
     .openapi(modelMetadataRoute, async (c) => c.json(await metadata(c, c.req.valid('param')), 200))
     .openapi(versionMetadataRoute, async (c) => c.json(await metadata(c, c.req.valid('param')), 200))
-    .openapi(modelReadinessRoute, async (c) => c.json(await ready(c, c.req.valid('param')), 200))
-    .openapi(versionReadinessRoute, async (c) => c.json(await ready(c, c.req.valid('param')), 200))
+    .openapi(modelReadinessRoute, async (c) => ready(c, c.req.valid('param')))
+    .openapi(versionReadinessRoute, async (c) => ready(c, c.req.valid('param')))
     .openapi(infers.model, async (c) => c.json(await infer(c, c.req.valid('param'), c.req.valid('json')), 200))
     .openapi(infers.version, async (c) => c.json(await infer(c, c.req.valid('param'), c.req.valid('json')), 200));
 }

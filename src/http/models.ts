@@ -1,10 +1,16 @@
-/** @module The catalogue: `GET /v1/models` and `GET /v1/models/{model}` (ModelCards), defined once for both apps. */
+/**
+ * @module The catalogue: `GET /v1/models` and `GET /v1/models/{model}` (ModelCards), defined once for both apps.
+ * Models still building under `npm start` (or whose build failed) are listed apart, in `not_ready`, so `data` stays a
+ * list of ModelCards for every client that reads it; calling one answers 503 `model_unavailable`.
+ */
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Env as HonoEnv } from 'hono';
+import type { Context, Env as HonoEnv } from 'hono';
+import { ServiceError } from '../lib/errors.js';
 import { TASKS, type Manifest } from '../lib/manifest.js';
-import { parseModelRef } from '../storage/registry.js';
+import { secondsLeft } from '../storage/model-status.js';
+import { parseModelRef, type NotReadyModel } from '../storage/registry.js';
 import { createRouter, errorResponses, KEY_SECURITY, RateLimitHeaders } from './router.js';
-import { generationLimits } from '../tasks/generation/text-generation.js';
+import { generationLimits } from '../tasks/generation/plan.js';
 import { ModelRefParam } from './predict.js';
 import type { Serving } from '../serving/contract.js';
 
@@ -37,9 +43,44 @@ export const ModelCardSchema = z
       })
       .optional()
       .openapi({ description: 'text-generation models: the limits a request is sized by.' }),
+    state: z
+      .literal('ready')
+      .optional()
+      .openapi({ description: 'A card is only given for a ready model; see `not_ready` in the list for the rest.' }),
   })
   .openapi('ModelCard');
 export type ModelCard = z.infer<typeof ModelCardSchema>;
+
+export const ModelBuildStateSchema = z
+  .object({
+    id: z.string().openapi({ example: 'brown-gpt-en' }),
+    object: z.literal('model'),
+    version: z.string().optional().openapi({ description: 'The version being built.', example: '1.0.0' }),
+    state: z.enum(['building', 'failed']),
+    progress: z
+      .number()
+      .optional()
+      .openapi({ description: 'building: 0…1, estimated from the recorded build time; 0 while queued.' }),
+    eta_seconds: z.number().int().optional().openapi({ description: 'building: seconds until ready (an estimate).' }),
+    reason: z.string().optional().openapi({ description: 'failed: the last error line of the build log.' }),
+    updated_at: z.string(),
+  })
+  .openapi('ModelBuildState', {
+    description: 'A model that is not ready: building in the background under `npm start`, or failed to build.',
+  });
+export type ModelBuildState = z.infer<typeof ModelBuildStateSchema>;
+
+/** How a model without a manifest is listed. */
+export function buildState(m: NotReadyModel, now = Date.now()): ModelBuildState {
+  const s = m.status;
+  const left = secondsLeft(s, now);
+  const out: ModelBuildState = { id: m.id, object: 'model', state: s.state, updated_at: s.updated_at };
+  if (s.version !== undefined) out.version = s.version;
+  if (s.state === 'building') out.progress = s.progress ?? 0;
+  if (s.state === 'building' && left !== undefined) out.eta_seconds = Math.ceil(left);
+  if (s.state === 'failed' && s.reason !== undefined) out.reason = s.reason;
+  return out;
+}
 
 const numberMetric = (m: Manifest, key: string): number | null => {
   const v = m.metrics[key];
@@ -68,6 +109,7 @@ export function modelCard(m: Manifest): ModelCard {
       Object.entries(m.edge_limits).filter((e): e is [string, number] => e[1] !== undefined),
     ),
     metrics: m.metrics,
+    state: 'ready',
   };
   if (m.labels !== undefined) card.labels = m.labels;
   if (m.task === 'text-generation') card.generation = generationLimits(m);
@@ -89,7 +131,15 @@ export const listModelsRoute = createRoute({
       description: "Each model's default version.",
       headers,
       content: {
-        'application/json': { schema: z.object({ object: z.literal('list'), data: z.array(ModelCardSchema) }) },
+        'application/json': {
+          schema: z.object({
+            object: z.literal('list'),
+            data: z.array(ModelCardSchema),
+            not_ready: z.array(ModelBuildStateSchema).optional().openapi({
+              description: 'Models not ready yet (building, or failed to build); absent when there are none.',
+            }),
+          }),
+        },
       },
     },
     ...errorResponses(401, 429),
@@ -110,11 +160,29 @@ export const getModelRoute = createRoute({
   },
 });
 
+/** Whether this caller may see a model it has no manifest of yet: the same scope check `admit` makes. */
+function mayCall<E extends HonoEnv>(serving: Serving<E>, c: Context<E>, id: string): boolean {
+  try {
+    serving.admit(c, id);
+    return true;
+  } catch (err) {
+    if (err instanceof ServiceError && err.status === 403) return false;
+    throw err;
+  }
+}
+
 export function modelsRoutes<E extends HonoEnv>(serving: Serving<E>) {
   return createRouter<E>()
     .openapi(listModelsRoute, async (c) => {
-      const list = await serving.registry(c).list();
-      return c.json({ object: 'list' as const, data: list.filter((m) => serving.lists(c, m)).map(modelCard) }, 200);
+      const { ready, notReady } = await serving.registry(c).catalogue();
+      const data = ready.filter((m) => serving.lists(c, m)).map(modelCard);
+      const waiting = notReady.filter((m) => mayCall(serving, c, m.id)).map((m) => buildState(m));
+      return c.json(
+        waiting.length === 0
+          ? { object: 'list' as const, data }
+          : { object: 'list' as const, data, not_ready: waiting },
+        200,
+      );
     })
     .openapi(getModelRoute, async (c) => {
       const ref = parseModelRef(c.req.valid('param').model);

@@ -1,10 +1,20 @@
 /**
  * @module The model registry on R2: `latest` pointers, versioned manifests (zod-validated, cached in the
- * isolate with a short TTL) and model files whose sha256 is checked on every load.
+ * isolate with a short TTL) and model files whose sha256 is checked on every load. A model that does not resolve
+ * but has a build status (src/storage/model-status.ts: still building under `npm start`, or failed) is reported as
+ * not ready rather than absent.
  */
 import { ServiceError, modelNotFound, modelUnavailable } from '../lib/errors.js';
 import { sha256Hex } from '../lib/sha256.js';
 import { ManifestSchema, ModelIdSchema, VersionSchema, r2Keys, type Manifest } from '../lib/manifest.js';
+import {
+  isNotReady,
+  ModelNotReadyError,
+  parseModelStatus,
+  statusKey,
+  type ModelStatus,
+  type NotReadyStatus,
+} from './model-status.js';
 
 export interface ModelRef {
   id: string;
@@ -40,6 +50,12 @@ export interface ModelBucket {
   }): Promise<{ delimitedPrefixes: string[]; truncated: boolean; cursor?: string }>;
 }
 
+/** A model the catalogue lists without a card: it has a build status but no manifest yet. */
+export interface NotReadyModel {
+  id: string;
+  status: NotReadyStatus;
+}
+
 interface CachedManifest {
   manifest: Manifest;
   expires: number;
@@ -54,8 +70,37 @@ export class ModelRegistry {
     private readonly ttlMs: number,
   ) {}
 
-  /** The manifest a reference names; 404 when absent, 503 when present but invalid. */
+  /**
+   * The manifest a reference names; 404 when absent, 503 when present but invalid, 503 (ModelNotReadyError) when
+   * absent but building or failed to build. The status is read only on the way to a 404, so a ready model pays
+   * nothing for it, and it is never cached: it changes while the build runs, and the manifest appears when done.
+   */
   async resolve(ref: ModelRef): Promise<Manifest> {
+    try {
+      return await this.resolveManifest(ref);
+    } catch (err) {
+      if (!(err instanceof ServiceError) || err.code !== 'model_not_found') throw err;
+      const status = await this.buildStatus(ref.id);
+      // A pinned version other than the one being built is simply absent.
+      if (status === undefined || !isNotReady(status) || (ref.version !== undefined && status.version !== ref.version))
+        throw err;
+      throw new ModelNotReadyError(ref.id, status);
+    }
+  }
+
+  /** A model's build status (`models/{id}/status.json`), or undefined when it has none or it does not parse. */
+  async buildStatus(id: string): Promise<ModelStatus | undefined> {
+    if (!ModelIdSchema.safeParse(id).success) return undefined;
+    const object = await this.bucket.get(statusKey(id));
+    if (object === null) return undefined;
+    try {
+      return parseModelStatus(await object.json());
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async resolveManifest(ref: ModelRef): Promise<Manifest> {
     const version = ref.version ?? (await this.latestVersion(ref.id));
     const key = r2Keys.manifest(ref.id, version);
     const now = Date.now();
@@ -86,6 +131,14 @@ export class ModelRegistry {
 
   /** Every model's default version, for the catalogue. Broken ones are logged and left out. */
   async list(): Promise<Manifest[]> {
+    return (await this.catalogue()).ready;
+  }
+
+  /**
+   * The catalogue: every ready model's default version, and the models still building or failed to build (those
+   * with a status but no manifest). Broken ones are logged and left out of both.
+   */
+  async catalogue(): Promise<{ ready: Manifest[]; notReady: NotReadyModel[] }> {
     const ids: string[] = [];
     let cursor: string | undefined;
     do {
@@ -93,16 +146,18 @@ export class ModelRegistry {
       for (const p of page.delimitedPrefixes) ids.push(p.slice(r2Keys.prefix.length, -1));
       cursor = page.truncated ? page.cursor : undefined;
     } while (cursor !== undefined);
-    const out: Manifest[] = [];
+    const ready: Manifest[] = [];
+    const waiting: NotReadyModel[] = [];
     for (const id of ids.sort()) {
       try {
-        out.push(await this.resolve({ id }));
+        ready.push(await this.resolve({ id }));
       } catch (err) {
-        if (!(err instanceof ServiceError)) throw err;
+        if (err instanceof ModelNotReadyError) waiting.push({ id, status: err.buildStatus });
+        else if (!(err instanceof ServiceError)) throw err;
         // A model without a `latest` pointer or with a bad manifest is not served; say so in the logs only.
       }
     }
-    return out;
+    return { ready, notReady: waiting };
   }
 
   /** The model file's bytes, refused unless size and sha256 match the manifest. */

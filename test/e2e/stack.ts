@@ -1,7 +1,8 @@
 /**
- * @module The whole stack as `npm start` runs it (scripts/start.ts: model build, local R2 seed, dev key, wrangler dev
- * and the origin), on free loopback ports, with its own temporary miniflare state and dev-vars file so a developer's
- * running stack is never touched. Started once for the e2e project by test/e2e/stack-setup.ts.
+ * @module The whole stack as `npm start` runs it (scripts/start.ts: local R2 seed, dev key, wrangler dev and the
+ * origin; the models built first, as `--build-first` does), on free loopback ports, with its own temporary miniflare
+ * state and dev-vars file so a developer's running stack is never touched. Started once for the e2e project by
+ * test/e2e/stack-setup.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -60,6 +61,10 @@ export async function startStack(): Promise<RunningStack> {
       ORIGIN_SECRET: originSecret,
       EDGE_INFER_STATE_DIR: stateDir,
       EDGE_INFER_DEV_VARS: devVars,
+      // Every model built before the servers start (stack-setup.ts built them already, so this only checks), never
+      // in the background: the tests run against every model ready. The servers' logs stay in the scratch folder.
+      EDGE_INFER_BUILD_FIRST: '1',
+      EDGE_INFER_LOG_DIR: join(scratch, 'logs'),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
