@@ -228,11 +228,13 @@ describe('edge-infer errors', () => {
 
 describe('edge-infer models quantize and publish', () => {
   const fp32File = join(scratch, 'tiny.fp32.onnx');
-  // 64 → 32 → 3: two weights over the quantizer's 1,024-element threshold.
+  let seed = 11;
+  const f = (n: number, scale: number): Float32Array =>
+    Float32Array.from({ length: n }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * scale);
+  // 64 → 32 → 40: two weights over the quantizer's 1,024-element threshold.
+  const w1 = f(64 * 32, 0.2);
+  const w2 = f(32 * 40, 0.2);
   beforeAll(() => {
-    let seed = 11;
-    const f = (n: number): Float32Array =>
-      Float32Array.from({ length: n }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * 0.2);
     writeFileSync(
       fp32File,
       encode(
@@ -247,7 +249,7 @@ describe('edge-infer models quantize and publish', () => {
             ],
             inputs: [valueInfo('x', 'float32', ['batch', 64])],
             outputs: [valueInfo('probabilities', 'float32', ['batch', 40])],
-            initializers: [tensor('W1', f(64 * 32), [64, 32]), tensor('W2', f(32 * 40), [32, 40])],
+            initializers: [tensor('W1', w1, [64, 32]), tensor('W2', w2, [32, 40])],
           }),
         }),
       ),
@@ -261,11 +263,30 @@ describe('edge-infer models quantize and publish', () => {
     expect(run.stdout).toMatch(/quantized MatMul/);
     expect(statSync(out).size).toBeLessThan(statSync(fp32File).size);
     const session = await ort.InferenceSession.create(readFileSync(out), { intraOpNumThreads: 1 });
-    const result = await session.run({ x: new ort.Tensor('float32', new Float32Array(64).fill(0.5), [1, 64]) });
+    // An input spread over ±20, so the 40 probabilities differ enough for a wrong model to show.
+    const x = f(64, 40);
+    const result = await session.run({ x: new ort.Tensor('float32', x, [1, 64]) });
     await session.release();
     const p = result['probabilities']?.data as Float32Array;
     expect(p).toHaveLength(40);
-    expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    // The reference: the float model's arithmetic written out here, softmax(relu(x·W1)·W2), in float64.
+    const h = Array.from({ length: 32 }, (_, j) =>
+      Math.max(
+        0,
+        Array.from(x).reduce((acc, xi, i) => acc + xi * (w1[i * 32 + j] ?? NaN), 0),
+      ),
+    );
+    const logits = Array.from({ length: 40 }, (_, k) =>
+      h.reduce((acc, hj, j) => acc + hj * (w2[j * 40 + k] ?? NaN), 0),
+    );
+    const top = Math.max(...logits);
+    const e = logits.map((l) => Math.exp(l - top));
+    const ref = e.map((v) => v / e.reduce((a, b) => a + b, 0));
+    const spread = Math.max(...ref) - Math.min(...ref);
+    expect(spread).toBeGreaterThan(0.05);
+    // int8 weights and activations move each probability by a small share of that spread, and keep the top class.
+    expect(Math.max(...Array.from(p, (v, k) => Math.abs(v - (ref[k] ?? NaN))))).toBeLessThan(0.1 * spread);
+    expect(p.indexOf(Math.max(...p))).toBe(ref.indexOf(Math.max(...ref)));
 
     const wrong = await cli(['models', 'quantize', fp32File, out, '--method', 'fp8']);
     expect(wrong.code).toBe(2);

@@ -1,8 +1,9 @@
 /**
  * @module Tests of brown-gpt-en: the training graph's gradients against finite differences, the exported KV-cache
  * graph against full recomputation (and left padding) and against the training graph's forward on the same weights,
- * the held-out bits per character recomputed here in onnxruntime-node against the manifest (and the 3-gram baseline
- * it must beat), the tokenizer's exact round trip in both Hugging Face libraries, and transformers.js's own
+ * the held-out bits per character recomputed here in onnxruntime-node against the manifest, the Kneser–Ney 3-gram
+ * baseline refitted here and beaten on the same held-out characters (plus an absolute bound), the 3-gram itself on
+ * hand-worked cases, the tokenizer's exact round trip in both Hugging Face libraries, and transformers.js's own
  * text-generation pipeline, greedy and offline on the built folder, against a plain greedy loop over the served file.
  */
 import { readFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fileText, loadTexts, splitTexts } from '../../models/brown-gpt-en/data.js';
+import { bitsPerChar, fitKneserNey3, type KneserNey3 } from '../../models/brown-gpt-en/ngram.js';
 import {
   gradName,
   inferenceGraph,
@@ -244,11 +246,11 @@ describe('brown-gpt-en build', () => {
     expect(m.source.kind).toBe('trained');
   });
 
-  it('beats the Kneser–Ney 3-gram, and int8 serves only within 0.02 bits of fp32', () => {
-    expect(metric('heldout_bits_per_char')).toBeLessThan(metric('baseline_heldout_bits_per_char'));
-    expect(metric('fp32_heldout_bits_per_char')).toBeLessThan(metric('baseline_heldout_bits_per_char'));
-    if (built.manifest.quantization.type === 'int8')
-      expect(metric('heldout_bits_per_char')).toBeLessThanOrEqual(metric('fp32_heldout_bits_per_char') + 0.02);
+  it('serves the variant its quantization names', () => {
+    // The recipe picks the variant by measured decode speed; whichever it picked, model.onnx must be that file.
+    const q = built.manifest.quantization;
+    const file = q.type === 'fp32' ? 'model.fp32.onnx' : `model.int8-${q.method}.onnx`;
+    expect(Buffer.from(modelBytes()).equals(Buffer.from(modelBytes(file)))).toBe(true);
   });
 
   it('decodes with its KV cache exactly as a full recomputation, left padding included', async () => {
@@ -324,12 +326,31 @@ describe('brown-gpt-en build', () => {
     const vocab = buildVocab(splits.train.map(fileText));
     expect(vocab.tokens.length).toBe(c.vocabSize);
     const files = [splits.heldout[0], splits.heldout[7], splits.heldout[15]].flatMap((d) => (d ? [d] : []));
+    expect(files).toHaveLength(3);
     const streams = textStreams(files.map(fileText), encoder(vocab));
-    const s = await session(modelBytes());
-    // Written apart from evaluate.ts: slide a window of n_positions by half of it; score each target once.
-    const T = c.nPositions;
-    let bits = 0;
-    let chars = 0;
+    const { bits, chars } = await servedBits(streams);
+    const expected = files.reduce(
+      (acc, d, i) => acc + (byFile[d.id] ?? Number.NaN) * ((streams[i]?.length ?? 1) - 1),
+      0,
+    );
+    // Same protocol, another implementation and thread count: agreement to far better than the 0.05 asked.
+    expect(Math.abs(bits / chars - expected / chars)).toBeLessThan(0.01);
+    // The slice's figure is also close to the whole held-out figure (genres differ, so loosely).
+    expect(Math.abs(bits / chars - metric('heldout_bits_per_char'))).toBeLessThan(0.5);
+  }, 120_000);
+});
+
+/**
+ * The served model's bits per character on token streams, in onnxruntime-node, written apart from evaluate.ts: slide
+ * a window of n_positions by half of it over each stream and score each target once (the build's protocol).
+ */
+async function servedBits(streams: readonly Int32Array[]): Promise<{ bits: number; chars: number }> {
+  const c = built.config;
+  const s = await session(modelBytes());
+  const T = c.nPositions;
+  let bits = 0;
+  let chars = 0;
+  try {
     for (const stream of streams) {
       const targets = stream.length - 1;
       let done = 0;
@@ -351,16 +372,123 @@ describe('brown-gpt-en build', () => {
         done = from + len;
       }
     }
+  } finally {
     await s.release();
-    const expected = files.reduce(
-      (acc, d, i) => acc + (byFile[d.id] ?? Number.NaN) * ((streams[i]?.length ?? 1) - 1),
-      0,
-    );
-    // Same protocol, another implementation and thread count: agreement to far better than the 0.05 asked.
-    expect(Math.abs(bits / chars - expected / chars)).toBeLessThan(0.01);
-    // The slice's figure is also close to the whole held-out figure (genres differ, so loosely).
-    expect(Math.abs(bits / chars - metric('heldout_bits_per_char'))).toBeLessThan(0.5);
+  }
+  return { bits, chars };
+}
+
+/** Characters of each held-out file in the like-for-like sample: every genre, a sixth of the text, a few seconds. */
+const SAMPLE_CHARS = 2048;
+/**
+ * The absolute bound on the sample: the README's 2.249 bits/char over the whole held-out split plus 0.15. The 23 files'
+ * own figures spread by 0.16 (standard deviation, manifest per-file metric), so a mean over all 23 of them sits within
+ * about 0.16/√23 ≈ 0.03 of the whole figure; 0.15 leaves room for the files' first 2,048 characters differing from
+ * the rest, and still fails a model that lost a tenth of its margin over the 3-gram (2.92).
+ */
+const MAX_SAMPLE_BITS_PER_CHAR = 2.4;
+
+describe('brown-gpt-en against its Kneser–Ney 3-gram baseline, both computed here', () => {
+  let kn: KneserNey3;
+  let encode: (text: string) => Int32Array;
+  beforeAll(() => {
+    const vocab = buildVocab(splits.train.map(fileText));
+    encode = encoder(vocab);
+    // The baseline refitted here from the training split (ngram.ts, the recipe's code; data.ts's seeded split).
+    kn = fitKneserNey3(textStreams(splits.train.map(fileText), encode), vocab.tokens.length);
   }, 120_000);
+
+  it('the refitted 3-gram scores the whole held-out split as the card says', () => {
+    const heldout = textStreams(splits.heldout.map(fileText), encode);
+    const whole = bitsPerChar(kn, heldout);
+    expect(whole.chars).toBe(heldout.reduce((n, s) => n + s.length - 1, 0));
+    // The card rounds to 4 decimals; a 3-gram that beat the GPT would fail the comparison below instead.
+    expect(Math.abs(whole.bpc - metric('baseline_heldout_bits_per_char'))).toBeLessThanOrEqual(5e-5);
+  });
+
+  it('the served model beats the 3-gram on the same held-out characters, and stays under an absolute bound', async () => {
+    const sample = textStreams(
+      splits.heldout.map((d) => fileText(d).slice(0, SAMPLE_CHARS)),
+      encode,
+    );
+    expect(sample).toHaveLength(splits.heldout.length);
+    const gpt = await servedBits(sample);
+    const baseline = bitsPerChar(kn, sample);
+    // Both score every character after each file's leading end-of-text: the same targets.
+    expect(gpt.chars).toBe(baseline.chars);
+    expect(gpt.chars).toBeGreaterThan(splits.heldout.length * (SAMPLE_CHARS / 2));
+    expect(gpt.bits / gpt.chars).toBeLessThan(baseline.bpc);
+    expect(gpt.bits / gpt.chars).toBeLessThan(MAX_SAMPLE_BITS_PER_CHAR);
+  }, 120_000);
+});
+
+describe('the Kneser–Ney 3-gram on hand-worked cases', () => {
+  it('gives the probabilities interpolated modified Kneser–Ney gives, worked out by hand', () => {
+    /*
+     * Vocabulary {0 = bos, 1 = a, 2 = b}, one stream: bos a a b a. The first character is conditioned on (bos, bos).
+     * Trigrams (u, v, w), each seen once: (0,0,1), (0,1,1), (1,1,2), (1,2,1). Every order's count-of-counts has
+     * n2 or n3 = 0, so every order takes the fallback discounts D1 = 0.5, D2 = 1, D3+ = 1.5.
+     * Bigram continuation counts N1+(• v w) (distinct u before (v, w)): (0,1) = (1,1) = (1,2) = (2,1) = 1.
+     * Unigram continuation counts N1+(• w) (distinct v before w): w=0: 0, w=1: 3 (v = 0, 1, 2), w=2: 1 (v = 1).
+     * Unigrams: total 4, γ = (D(3) + D(1)) / 4 = 0.5, so p1(w) = (max(N − D, 0) + 0.5 · 4 · 1/3) / 4:
+     *   p1(0) = (2/3)/4 = 1/6, p1(1) = (1.5 + 2/3)/4 = 13/24, p1(2) = (0.5 + 2/3)/4 = 7/24.
+     * Bigrams, context v = 1: N = {1: 1, 2: 1}, total 2, γ = (0.5 + 0.5)/2 = 0.5, γ · total = 1:
+     *   p2(1|1) = (0.5 + 13/24)/2 = 25/48, p2(2|1) = (0.5 + 7/24)/2 = 19/48, p2(0|1) = (1/6)/2 = 1/12.
+     * Context v = 0 (and likewise v = 2): N = {1: 1}, total 1, γ = 0.5:
+     *   p2(1|0) = 0.5 + 0.5 · 13/24 = 37/48, p2(0|0) = 0.5 · 1/6 = 1/12, p2(2|0) = 0.5 · 7/24 = 7/48.
+     * Trigrams, each seen context holds one count, so γ = 0.5 and p(w|u,v) = [w seen] · 0.5 + 0.5 · p2(w|v):
+     *   p(1|0,0) = 0.5 + 37/96 = 85/96, p(0|0,0) = 1/24, p(2|0,0) = 7/96;
+     *   p(1|0,1) = 0.5 + 25/96 = 73/96, p(2|0,1) = 19/96; p(2|1,1) = 0.5 + 19/96 = 67/96, p(1|1,1) = 25/96;
+     *   p(1|1,2) = 0.5 + 37/96 = 85/96. An unseen context (2,2) backs off to the bigram: p(1|2,2) = 37/48.
+     */
+    const stream = Int32Array.from([0, 1, 1, 2, 1]);
+    const m = fitKneserNey3([stream], 3);
+    expect(m.discounts['3']).toEqual([0.5, 1, 1.5]);
+    const cases: [number, number, number, number][] = [
+      [0, 0, 1, 85 / 96],
+      [0, 0, 0, 1 / 24],
+      [0, 0, 2, 7 / 96],
+      [0, 1, 1, 73 / 96],
+      [0, 1, 2, 19 / 96],
+      [1, 1, 2, 67 / 96],
+      [1, 1, 1, 25 / 96],
+      [1, 2, 1, 85 / 96],
+      [2, 2, 1, 37 / 48],
+      [2, 2, 0, 1 / 12],
+    ];
+    for (const [u, v, w, p] of cases) expect(m.prob(u, v, w), `p(${w}|${u},${v})`).toBeCloseTo(p, 12);
+    // Every context's distribution sums to 1, seen or not.
+    for (let u = 0; u < 3; u++)
+      for (let v = 0; v < 3; v++) expect(m.prob(u, v, 0) + m.prob(u, v, 1) + m.prob(u, v, 2)).toBeCloseTo(1, 12);
+    // Scored on itself: −log2(85/96 · 73/96 · 67/96 · 85/96) over its 4 characters (bos is context, not scored).
+    const scored = bitsPerChar(m, [stream]);
+    expect(scored.chars).toBe(4);
+    expect(scored.bpc).toBeCloseTo(-Math.log2((85 / 96) * (73 / 96) * (67 / 96) * (85 / 96)) / 4, 12);
+  });
+
+  it("estimates Chen and Goodman's discounts from the count-of-counts", () => {
+    /*
+     * Streams bos a a a a a a, bos b b b b b, bos a b a b a (a = 1, b = 2). Trigram counts:
+     *   (0,0,1) 2, (0,1,1) 1, (1,1,1) 4, (0,0,2) 1, (0,2,2) 1, (2,2,2) 3, (0,1,2) 1, (1,2,1) 2, (2,1,2) 1,
+     * so n1 = 5, n2 = 2, n3 = 1, n4 = 1; Y = n1 / (n1 + 2 n2) = 5/9 and
+     *   D1 = 1 − 2Y·n2/n1 = 1 − 4/9 = 5/9, D2 = 2 − 3Y·n3/n2 = 2 − 5/6 = 7/6, D3+ = 3 − 4Y·n4/n3 = 3 − 20/9 = 7/9.
+     */
+    const m = fitKneserNey3(
+      [
+        Int32Array.from([0, 1, 1, 1, 1, 1, 1]),
+        Int32Array.from([0, 2, 2, 2, 2, 2]),
+        Int32Array.from([0, 1, 2, 1, 2, 1]),
+      ],
+      3,
+    );
+    const [d1, d2, d3] = m.discounts['3'];
+    expect(d1).toBeCloseTo(5 / 9, 12);
+    expect(d2).toBeCloseTo(7 / 6, 12);
+    expect(d3).toBeCloseTo(7 / 9, 12);
+    // The estimated discounts still leave every context a distribution.
+    for (let u = 0; u < 3; u++)
+      for (let v = 0; v < 3; v++) expect(m.prob(u, v, 0) + m.prob(u, v, 1) + m.prob(u, v, 2)).toBeCloseTo(1, 12);
+  });
 });
 
 describe('brown-gpt-en tokenizer', () => {

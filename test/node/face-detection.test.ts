@@ -2,7 +2,8 @@
  * @module face-detection in Node (onnxruntime-node, the origin's runtime): the anchor layout, weighted NMS and the
  * letterbox against values worked out by hand from MediaPipe's documented rules; then both BlazeFace models on
  * scikit-image's photos through the task's whole path — boxes against hand-located faces (IoU ≥ 0.5), no face on
- * faceless photos, the same face after mirroring, halving and cropping, keypoints where the eyes, nose and mouth are.
+ * faceless photos, the same face after mirroring, halving and cropping, keypoints where the eyes, nose and mouth are —
+ * and blazeface-back's threshold against the scores it gives the faceless photos and the hand-located faces.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -144,11 +145,15 @@ describe('BlazeFace geometry, from MediaPipe’s rules', () => {
   });
 });
 
+/** The photos with no face in them (hand-checked: a cup, a cat, a rocket, a motorcycle, a rose). */
+const FACELESS = ['coffee', 'chelsea', 'rocket', 'motorcycle', 'rose'];
+
 describe.each([
+  // MediaPipe's for the front model; for the back one, the threshold its photo evaluation chose (checked below).
   ['blazeface', 0.75],
-  ['blazeface-back', 0.65],
+  ['blazeface-back', 0.8],
 ])('%s on photos', (id, threshold) => {
-  it('has a manifest the task reads: MediaPipe’s threshold and the six keypoints in MediaPipe’s order', () => {
+  it('has a manifest the task reads: its threshold and the six keypoints in MediaPipe’s order', () => {
     const { manifest } = loaded(id);
     expect(facePreprocess(manifest)).toMatchObject({ layout: 'nhwc', range: [-1, 1] });
     expect(facePostprocess(manifest).anchors.anchors_per_layer).toBe(2);
@@ -228,19 +233,17 @@ describe.each([
     ).toBeGreaterThanOrEqual(0.5);
   });
 
-  it('finds the photographer’s face in profile in camera.png (grey PNG)', async () => {
-    const faces = await detect(id, 'camera');
+  it('finds the photographer’s face in profile in camera.png (grey PNG); the back model below its threshold', async () => {
+    const hand = photo('camera').faces[0] ?? ASTRONAUT_FACE;
+    // The back model scores this near, turned face under chelsea.png's cat, so its threshold leaves it out (the card
+    // says so); asked with a lower threshold it finds it where it was located by hand.
+    const faces = await detect(id, 'camera', id === 'blazeface' ? {} : { threshold: 0.77 });
     expect(faces).toHaveLength(1);
-    expect(boxIou(faces[0]?.box ?? ASTRONAUT_FACE, photo('camera').faces[0] ?? ASTRONAUT_FACE)).toBeGreaterThanOrEqual(
-      0.5,
-    );
+    expect(boxIou(faces[0]?.box ?? ASTRONAUT_FACE, hand)).toBeGreaterThanOrEqual(0.5);
+    if (id === 'blazeface-back') expect(await detect(id, 'camera')).toEqual([]);
   });
 
-  // The back model scores coffee.png's cup (0.68) and chelsea.png's cat (0.79) above its 0.65 threshold: it is
-  // trained on smaller, farther faces and fires on face-like blobs, so those two are checked on the front model only.
-  const faceless =
-    id === 'blazeface' ? ['coffee', 'chelsea', 'rocket', 'motorcycle', 'rose'] : ['rocket', 'motorcycle', 'rose'];
-  it.each(faceless)('finds no face in %s', async (name) => {
+  it.each(FACELESS)('finds no face in %s', async (name) => {
     expect(await detect(id, name)).toEqual([]);
   });
 
@@ -252,6 +255,61 @@ describe.each([
     expect(
       await detect(id, 'astronaut', { threshold: 0.05, nms: 'hard', iou_threshold: 0.9, max_faces: 2 }),
     ).toHaveLength(2);
+  });
+});
+
+describe('blazeface-back’s threshold, from its own evaluation', () => {
+  /** Each photo's detections at a threshold low enough to see every candidate. */
+  const all = (name: string): Promise<DetectedFace[]> => detect('blazeface-back', name, { threshold: 0.01 });
+  const card = (key: string): Record<string, number> => {
+    const v = loaded('blazeface-back').manifest.metrics[key];
+    if (typeof v !== 'object') throw new Error(`metric ${key} missing`);
+    return v;
+  };
+
+  it('is the smallest two-decimal score above every detection on the faceless photos, below every frontal face', async () => {
+    const { manifest } = loaded('blazeface-back');
+    const threshold = Number(manifest.postprocess['threshold']);
+    // Measured here: the top score on each faceless photo, and the score of the detection on each hand-marked face.
+    const nonFace: Record<string, number> = {};
+    for (const name of FACELESS) nonFace[name] = Math.max(0, ...(await all(name)).map((f) => f.score));
+    const faceScore = async (name: string): Promise<number> => {
+      const hand = photo(name).faces[0] ?? ASTRONAUT_FACE;
+      const hits = (await all(name)).filter((f) => boxIou(f.box, hand) >= 0.5);
+      expect(hits.length, name).toBeGreaterThan(0);
+      return Math.max(...hits.map((f) => f.score));
+    };
+    const faces: Record<string, number> = {};
+    for (const name of Object.keys(card('threshold_face_scores'))) faces[name] = await faceScore(name);
+    // Every photo with a hand-located face is in the card, as counted or as missed.
+    const listed = [
+      ...Object.keys(card('threshold_face_scores')),
+      ...Object.keys(card('threshold_missed_face_scores')),
+    ];
+    expect(listed.sort()).toEqual(
+      Object.values(photos)
+        .filter((p) => p.faces.length > 0)
+        .map((p) => p.name)
+        .sort(),
+    );
+    const highestNonFace = Math.max(...Object.values(nonFace));
+    expect(threshold).toBeGreaterThan(highestNonFace);
+    expect(threshold - 0.01).toBeLessThanOrEqual(highestNonFace);
+    expect(Math.min(...Object.values(faces))).toBeGreaterThanOrEqual(threshold);
+    // MediaPipe's 0.65 would have passed the cup and the cat: the reason for the change still holds.
+    expect(nonFace['coffee']).toBeGreaterThan(0.65);
+    expect(nonFace['chelsea']).toBeGreaterThan(0.65);
+    // The card's figures are these (4 decimals), and the face it gives up on scores where it says.
+    for (const [name, score] of Object.entries(nonFace))
+      expect(Math.abs((card('threshold_nonface_top_scores')[name] ?? NaN) - score), name).toBeLessThan(1e-3);
+    for (const [name, score] of Object.entries(faces))
+      expect(Math.abs((card('threshold_face_scores')[name] ?? NaN) - score), name).toBeLessThan(1e-3);
+    for (const [name, score] of Object.entries(card('threshold_missed_face_scores'))) {
+      const measured = await faceScore(name);
+      expect(Math.abs(measured - score), name).toBeLessThan(1e-3);
+      expect(measured).toBeLessThan(threshold);
+    }
+    expect(manifest.metrics['threshold_evaluation']).toMatch(/^threshold 0\.80, not MediaPipe's 0\.65/);
   });
 });
 

@@ -1,8 +1,8 @@
 /**
  * @module Tests of topics-en: the ONNX graph against TF-IDF + projection recomputed in plain TypeScript from its own
  * initializers, the exported projection checked to be the top-k left singular vectors of the training TF-IDF matrix
- * (A·Aᵀ·u = σ²·u, orthonormal, nothing larger left outside), the manifest's held-out figures recomputed, and the
- * tokeniser on hand-worked cases.
+ * (A·Aᵀ·u = σ²·u, orthonormal, nothing larger left outside), the held-out genre accuracies of LSI and of a TF-IDF
+ * baseline built here recomputed against what the README claims, and the tokeniser on hand-worked cases.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decode, tensorDims, tensorValues } from '../../models/lib/onnx-builder.js';
 import { mulberry32 } from '../../models/lib/train.js';
-import { loadDocuments, type Document } from '../../models/topics-en/data.js';
+import { loadDocuments, splitDocuments, type Document } from '../../models/topics-en/data.js';
 import { IDF, PROJECTION } from '../../models/topics-en/model.js';
 import { embedBags } from '../../models/topics-en/recipe.js';
 import { buildAll, BUILD_DIR } from '../../scripts/models.js';
@@ -206,8 +206,28 @@ describe('topics-en build', () => {
     expect(rayleigh).toBeLessThanOrEqual((lambdas.at(-1) ?? 0) * (1 + 1e-3));
   });
 
-  it('held-out nearest-neighbour genre accuracy and the TF-IDF cosine baseline are what the manifest claims', async () => {
+  it('held-out nearest-neighbour genre accuracy of LSI and of the TF-IDF baseline, recomputed here, are what the README claims', async () => {
     const m = b.manifest;
+    // The split again, from the recipe's seeded data code: the build's split.json must be exactly it.
+    const s = splitDocuments(loadDocuments());
+    expect(b.heldout.map((d) => d.id)).toEqual(s.heldout.map((d) => d.id));
+    expect(b.train.map((d) => d.id)).toEqual(s.train.map((d) => d.id));
+    expect(s.heldout).toHaveLength(100);
+    expect(new Set(s.heldout.map((d) => d.genre)).size).toBe(15);
+
+    /** Share of held-out documents whose most similar training document (by `similarity`) shares its genre. */
+    const nn = (similarity: (q: number, r: number) => number): number =>
+      s.heldout.filter((d, q) => {
+        let best = 0;
+        let bestScore = -Infinity;
+        s.train.forEach((_, r) => {
+          const score = similarity(q, r);
+          if (score > bestScore) [best, bestScore] = [r, score];
+        });
+        return s.train[best]?.genre === d.genre;
+      }).length / s.heldout.length;
+
+    // LSI: the served model's own vectors (onnxruntime-node) for the held-out and training documents.
     const index = new Map(b.terms.map((t, i) => [t, i]));
     const max = bagConfig(m).max_tokens;
     const embed = (docs: Document[]): Promise<Float32Array[]> =>
@@ -215,27 +235,32 @@ describe('topics-en build', () => {
         file(m.model_file),
         docs.map((d) => bagOf(d.text, index, max)),
       );
-    /** Share of held-out documents whose most similar training document (by `similarity`) shares its genre. */
-    const nn = (similarity: (q: number, r: number) => number): number =>
-      b.heldout.filter((d, q) => {
-        let best = 0;
-        let bestScore = -Infinity;
-        b.train.forEach((_, r) => {
-          const score = similarity(q, r);
-          if (score > bestScore) [best, bestScore] = [r, score];
-        });
-        return b.train[best]?.genre === d.genre;
-      }).length / b.heldout.length;
-    expect(b.heldout).toHaveLength(m.metrics['heldout_documents'] as number);
-    expect(new Set(b.heldout.map((d) => d.genre)).size).toBe(15);
-    const [queries, refs] = [await embed(b.heldout), await embed(b.train)];
+    const [queries, refs] = [await embed(s.heldout), await embed(s.train)];
     const lsi = nn((q, r) => cosine(queries[q] ?? [], refs[r] ?? []));
-    expect(lsi).toBeCloseTo(Number(m.metrics['accuracy']), 4);
-    expect(lsi).toBeCloseTo(Number(m.metrics['nn_genre_accuracy']), 4);
-    const sparseQueries = b.heldout.map((d) => tfidfOf(d.text));
-    const denseRefs = b.train.map((d) => {
-      const v = new Float64Array(b.terms.length);
-      for (const [t, w] of tfidfOf(d.text)) v[t] = w;
+
+    // TF-IDF cosine from the README's recipe, built here from the training documents and nothing of the model's:
+    // words in ≥ 5 and ≤ half of the training documents, log(1 + count) × log2(N / df), unit length.
+    const df = new Map<string, number>();
+    for (const d of s.train)
+      for (const w of new Set(d.text.toLowerCase().match(/[a-z]+(?:'[a-z]+)*/g) ?? [])) df.set(w, (df.get(w) ?? 0) + 1);
+    const terms = [...df]
+      .filter(([, n]) => n >= 5 && n <= s.train.length / 2)
+      .map(([t]) => t)
+      .sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+    const ownIndex = new Map(terms.map((t, i) => [t, i]));
+    const idf = terms.map((t) => Math.log2(s.train.length / (df.get(t) ?? 1)));
+    // The model's vocabulary and idf are the same recipe's (float32 in the graph).
+    expect(terms).toEqual(b.terms);
+    idf.forEach((w, i) => expect(Math.abs((b.idf[i] ?? NaN) - w)).toBeLessThanOrEqual(1e-6 * w));
+    const unitTfidf = (text: string): Map<number, number> => {
+      const w = new Map([...counts(text, ownIndex)].map(([id, c]) => [id, Math.log1p(c) * (idf[id] ?? 0)]));
+      const norm = Math.sqrt([...w.values()].reduce((acc, x) => acc + x * x, 0));
+      return new Map([...w].map(([id, x]) => [id, norm > 0 ? x / norm : 0]));
+    };
+    const sparseQueries = s.heldout.map((d) => unitTfidf(d.text));
+    const denseRefs = s.train.map((d) => {
+      const v = new Float64Array(terms.length);
+      for (const [t, w] of unitTfidf(d.text)) v[t] = w;
       return v;
     });
     // Both sides are unit vectors: the cosine is the dot product.
@@ -244,11 +269,37 @@ describe('topics-en build', () => {
       for (const [t, w] of sparseQueries[q] ?? []) sum += w * (denseRefs[r]?.[t] ?? 0);
       return sum;
     });
-    // From the graph's float32 idf (the build used float64): a near-tie could flip one document of 100, no more.
-    expect(Math.abs(tfidf - Number(m.metrics['tfidf_nn_genre_accuracy']))).toBeLessThanOrEqual(0.0101);
-    expect(lsi).toBeGreaterThan(3 / 15);
+
+    /*
+     * The claim, as the README's model table states it: "held-out nearest-neighbour genre accuracy 0.46 over 15 genres
+     * (TF-IDF cosine on the same split: 0.43)". With 100 held-out documents an accuracy is a whole number of them, so
+     * the two-decimal figures are exact counts; the tolerance is one document, for a near-tie that another summation
+     * order (this file's TF-IDF, float32 idf in the graph) can flip, and nothing more.
+     */
+    const claim = readmeClaim();
+    const ONE_DOCUMENT = 1 / s.heldout.length + 1e-9;
+    expect(lsi).toBeGreaterThanOrEqual(claim.lsi - ONE_DOCUMENT);
+    expect(Math.abs(tfidf - claim.tfidf)).toBeLessThanOrEqual(ONE_DOCUMENT);
+    // The README puts LSI above TF-IDF on this split (by three documents, no more is claimed): so must the measures.
+    expect(claim.lsi).toBeGreaterThan(claim.tfidf);
+    expect(lsi).toBeGreaterThan(tfidf);
+    // The card states the same figures.
+    expect(Math.abs(lsi - Number(m.metrics['nn_genre_accuracy']))).toBeLessThanOrEqual(ONE_DOCUMENT);
+    expect(Math.abs(tfidf - Number(m.metrics['tfidf_nn_genre_accuracy']))).toBeLessThanOrEqual(ONE_DOCUMENT);
   });
 });
+
+/** The README's model-table row for topics-en: its held-out LSI and TF-IDF nearest-neighbour genre accuracies. */
+function readmeClaim(): { lsi: number; tfidf: number } {
+  const readme = readFileSync(join(import.meta.dirname, '..', '..', 'README.md'), 'utf8');
+  const row = readme.split('\n').find((l) => l.startsWith('| `topics-en` |')) ?? '';
+  const found =
+    /held-out nearest-neighbour genre accuracy (\d\.\d+) over 15 genres \(TF-IDF cosine on the same split: (\d\.\d+)\)/.exec(
+      row,
+    );
+  if (found === null) throw new Error('the README no longer states topics-en held-out accuracies in its model table');
+  return { lsi: Number(found[1]), tfidf: Number(found[2]) };
+}
 
 describe('bag-of-words tokeniser', () => {
   it('lowercases letters-only words, keeps inner apostrophes (typographic ones folded), splits on digits and hyphens', () => {

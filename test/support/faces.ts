@@ -1,8 +1,9 @@
 /**
  * @module Face-detection fixtures, made in Node: scikit-image's sample photos as Debian's python3-skimage ships them
  * (two with a face, five without), variants of the face photo made by ImageMagick (mirrored, halved, cropped wide
- * and tall, small on a large canvas), the face boxes and keypoints located by hand, and onnxruntime-node's raw
- * BlazeFace outputs on the astronaut photo as the reference for the edge runtime.
+ * and tall, small on a large canvas), the face boxes and keypoints located by hand (handed to the workerd tests with
+ * the photos), and onnxruntime-node's raw BlazeFace outputs on the astronaut photo as the reference for the edge
+ * runtime.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -92,9 +93,36 @@ const mirror = (b: HandBox, width: number): HandBox => ({
   ymax: b.ymax,
 });
 
-function photo(name: string, bytes: Uint8Array, faces: HandBox[], contentType: FacePhoto['contentType']): FacePhoto {
+/**
+ * Keypoints of a mirror image: x reflected, and "right"/"left" trade places, since the person's right eye shows on the
+ * picture's left again (a model that kept the names with their old sides would be wrong).
+ */
+export function mirrorKeypoints(
+  k: Readonly<Record<string, [number, number]>>,
+  width: number,
+): Record<string, [number, number]> {
+  const swap = (n: string): string =>
+    n.replace(/^(right|left)_/, (_, side: string) => (side === 'right' ? 'left_' : 'right_'));
+  return Object.fromEntries(Object.entries(k).map(([n, [x, y]]) => [swap(n), [width - x, y]]));
+}
+
+function photo(
+  name: string,
+  bytes: Uint8Array,
+  faces: HandBox[],
+  contentType: FacePhoto['contentType'],
+  keypoints?: Record<string, [number, number]>,
+): FacePhoto {
   const img = decodeImage(bytes, { where: name, maxPixels: 4_000_000 });
-  return { name, image: b64(bytes), contentType, width: img.width, height: img.height, faces };
+  return {
+    name,
+    image: b64(bytes),
+    contentType,
+    width: img.width,
+    height: img.height,
+    faces,
+    ...(keypoints === undefined ? {} : { keypoints }),
+  };
 }
 
 /** The photos by name; ImageMagick makes the variants and re-encodes large PNGs as JPEG so JSON bodies stay small. */
@@ -109,8 +137,14 @@ export function facePhotos(): Record<string, FacePhoto> {
     ymax: ASTRONAUT_FACE.ymax / 2,
   };
   const list: FacePhoto[] = [
-    photo('astronaut', jpeg(astronaut), [ASTRONAUT_FACE], 'image/jpeg'),
-    photo('astronaut-mirrored', jpeg(astronaut, '-flop'), [mirror(ASTRONAUT_FACE, 512)], 'image/jpeg'),
+    photo('astronaut', jpeg(astronaut), [ASTRONAUT_FACE], 'image/jpeg', ASTRONAUT_KEYPOINTS),
+    photo(
+      'astronaut-mirrored',
+      jpeg(astronaut, '-flop'),
+      [mirror(ASTRONAUT_FACE, 512)],
+      'image/jpeg',
+      mirrorKeypoints(ASTRONAUT_KEYPOINTS, 512),
+    ),
     photo('astronaut-half', jpeg(astronaut, '-resize', '256x256'), [half], 'image/jpeg'),
     // Landscape (padded above and below in the model input) and portrait (padded left and right) crops.
     photo('astronaut-wide', jpeg(astronaut, '-crop', '512x300+0+0', '+repage'), [ASTRONAUT_FACE], 'image/jpeg'),

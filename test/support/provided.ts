@@ -150,6 +150,8 @@ export interface FacePhoto {
   width: number;
   height: number;
   faces: HandBox[];
+  /** Hand-marked eyes, nose tip and mouth of `faces[0]` in pixels, by keypoint name, where they were marked. */
+  keypoints?: Record<string, [number, number]>;
 }
 
 /** A BlazeFace model's input tensor for one photo and onnxruntime-node's outputs; float32 data as base64. */

@@ -80,6 +80,9 @@ describe('publishing a Hugging Face folder', () => {
 describe('text-classification (transformer classifiers)', () => {
   it('softmax scores equal transformers.js, for a batch', async () => {
     const out = await predict<LabelScore[][]>('tiny-bert-sst', CLASSIFY_TEXTS);
+    // One answer per input, in order (forEach over a short answer would check nothing for the missing rows).
+    expect(CLASSIFY_TEXTS.length).toBeGreaterThan(1);
+    expect(out).toHaveLength(CLASSIFY_TEXTS.length);
     out.forEach((row, i) => expectLabelScores(row, refs.sst[i] ?? []));
   });
 
@@ -102,6 +105,8 @@ describe('text-classification (transformer classifiers)', () => {
 describe('token-classification', () => {
   it('every token (ignore_labels: []) equals transformers.js, with offsets into the text', async () => {
     const out = await predict<TokenEntity[][]>('tiny-bert-ner', NER_TEXTS, { ignore_labels: [] });
+    expect(NER_TEXTS.length).toBeGreaterThan(1);
+    expect(out).toHaveLength(NER_TEXTS.length);
     out.forEach((tokens, i) => {
       const expected = refs.nerTokens[i] ?? [];
       expect(expected.length).toBeGreaterThan(5);
@@ -125,6 +130,7 @@ describe('token-classification', () => {
       ignore_labels: [],
       aggregation_strategy: 'simple',
     });
+    expect(out).toHaveLength(NER_TEXTS.length);
     out.forEach((groups, i) => {
       const expected = refs.nerSimple[i] ?? [];
       expect(expected.length).toBeGreaterThan(1);
@@ -142,6 +148,8 @@ describe('token-classification', () => {
         ignore_labels: [],
         aggregation_strategy: strategy,
       });
+      // Nothing is ignored, so every word of the text is some entity: an empty answer is a failure, not a pass.
+      expect(groups.length, strategy).toBeGreaterThan(0);
       for (const g of groups) {
         // A word strategy never splits a word: each group starts and ends on a word boundary.
         expect(/[A-Za-z]/.test(text[g.start - 1] ?? ' ') && /[A-Za-z]/.test(text[g.start] ?? '')).toBe(false);
@@ -229,6 +237,7 @@ describe('question-answering', () => {
       max_answer_len: 1,
       align_to_words: false,
     });
+    expect(short.length).toBeGreaterThan(0);
     for (const a of short) expect(a.answer).not.toContain(' ');
   });
 
@@ -239,6 +248,7 @@ describe('question-answering', () => {
       { question, context },
       { top_k: 3, max_answer_len: 512, align_to_words: false, max_seq_len: maxSeqLen, doc_stride: docStride },
     );
+    expect(refs.long.answers).toHaveLength(3);
     expect(out.map((a) => a.answer)).toEqual(refs.long.answers.map((a) => a.answer));
     out.forEach((a, i) => expect(Math.abs(a.score - (refs.long.answers[i]?.score ?? NaN))).toBeLessThan(TOLERANCE));
   });
@@ -253,6 +263,7 @@ describe('question-answering', () => {
 describe('feature-extraction with the pooling sentence-transformers configured', () => {
   it('CLS pooling (1_Pooling/config.json) equals transformers.js pooling "cls"', async () => {
     const out = await predict<number[][]>('tiny-bert-cls', CLASSIFY_TEXTS);
+    expect(out).toHaveLength(CLASSIFY_TEXTS.length);
     out.forEach((v, i) => {
       const e = refs.clsEmbeddings[i] ?? [];
       expect(e.length).toBe(32);

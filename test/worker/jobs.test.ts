@@ -161,7 +161,10 @@ describe('POST /v1/jobs', () => {
     expect(res.status).toBe(202);
     const job = await json<JobView>(res);
     const read = async (): Promise<JobView> => json<JobView>(await call(`/v1/jobs/${job.id}`, { headers: auth }));
-    await until(read, (j) => (j.progress?.processed ?? 0) > 0);
+    // `until` hands back its last read when time runs out: the job must really be under way before the revocation.
+    const started = await until(read, (j) => (j.progress?.processed ?? 0) > 0);
+    expect(started.status).toBe('running');
+    expect(started.progress?.processed ?? 0).toBeGreaterThan(0);
     expect((await call(`/v1/keys/${id}`, { method: 'DELETE' })).status).toBe(200);
     // The key can no longer read its job; the job's state is checked through its object directly.
     const stub = jobStub(env, id, job.id);
@@ -183,10 +186,14 @@ describe('DELETE /v1/jobs/{id}', () => {
       ran++;
     };
     const job = await submit({ model: 'sentiment-en', inputs });
-    await until(
+    // `until` hands back its last read when time runs out: the cancel must land on a job that is running.
+    const started = await until(
       () => getJob(job.id),
       (j) => (j.progress?.processed ?? 0) > 0,
     );
+    expect(started.status).toBe('running');
+    expect(started.progress?.processed ?? 0).toBeGreaterThan(0);
+    expect(ran).toBeGreaterThan(0);
     const res = await call(`/v1/jobs/${job.id}`, { method: 'DELETE' });
     expect(res.status).toBe(200);
     const canceled = await json<JobView>(res);

@@ -10,7 +10,7 @@ import { afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { generateSecret } from '../../src/auth/keys.js';
 import { runtimeInfo } from '../../src/runtime/ort.js';
 import { app, type AppType } from '../../src/index.js';
-import { r2Keys } from '../../src/lib/manifest.js';
+import { ManifestSchema, r2Keys } from '../../src/lib/manifest.js';
 import { call, json, postJson, recordOf, secretOf, type ErrorJson, type TestKey } from './client.js';
 import { base64Bytes, seedModels } from './seed.js';
 
@@ -21,6 +21,18 @@ interface LabelScore {
 
 const PREDICT = '/v1/models/sentiment-en/predict';
 const SHARED = 'sentiment-shared';
+
+interface KserveAnswer {
+  id?: string;
+  outputs: { name: string; shape: number[]; datatype: string; data: number[] }[];
+}
+
+/** sentiment-en's labels in output order, from the built manifest the global setup read. */
+function sentimentLabels(): string[] {
+  const m = inject('models').find((x) => x.id === 'sentiment-en');
+  if (m === undefined) throw new Error('sentiment-en was not built');
+  return ManifestSchema.parse(JSON.parse(m.manifestText)).labels ?? [];
+}
 
 beforeAll(async () => {
   await seedModels();
@@ -343,14 +355,30 @@ describe('the result cache once there are tenants', () => {
       env,
       { key: 'other' },
     );
-    const aBody = await json<{ id?: string }>(a);
+    expect(a.headers.get('X-Cache')).toBe('MISS');
+    const aBody = await json<KserveAnswer>(a);
+    // The answer that gets cached is onnxruntime-node's on the same model and tensors (the global setup's reference).
+    const names = Object.keys(ref.outputs);
+    expect(names.length).toBeGreaterThan(0);
+    for (const name of names) {
+      const want = ref.outputs[name];
+      const got = aBody.outputs.find((o) => o.name === name);
+      expect(got?.shape, name).toEqual(want?.dims);
+      expect(got?.data).toHaveLength(want?.data.length ?? -1);
+      want?.data.forEach((v, i) => expect(Math.abs((got?.data[i] ?? NaN) - v), name).toBeLessThanOrEqual(1e-5));
+    }
     const b = await postJson('/v2/models/sentiment-en/infer', { id: 'b', inputs: tensors }, {}, env, { key: 'other' });
     expect(b.headers.get('X-Cache')).toBe('HIT');
-    expect((await json<{ id?: string }>(b)).id).toBe('b');
+    const bBody = await json<KserveAnswer>(b);
+    expect(bBody.id).toBe('b');
+    // The replay is the checked answer itself, only its id differing.
+    expect(JSON.stringify(bBody.outputs)).toBe(JSON.stringify(aBody.outputs));
     const none = await postJson('/v2/models/sentiment-en/infer', { inputs: tensors }, {}, env, { key: 'other' });
     expect(none.headers.get('X-Cache')).toBe('HIT');
     expect(await json<Record<string, unknown>>(none)).not.toHaveProperty('id');
+    // The answer was cached, so there is an entry to look into, and none holds the first request's id.
     const entries = await env.CACHE.list();
+    expect(entries.keys.length).toBeGreaterThan(0);
     for (const k of entries.keys) expect((await env.CACHE.get(k.name)) ?? '').not.toContain(aBody.id ?? 'missing');
   });
 });
@@ -445,17 +473,34 @@ describe('the typed client', () => {
       fetch: (input: RequestInfo | URL, init?: RequestInit) => exports.default.fetch(input, init),
       headers: { authorization: `Bearer ${secretOf('plain')}` },
     });
+    // A held-out text whose onnxruntime-node probabilities the global setup computed: the independent reference.
+    const ref = inject('references').sentiment;
+    const text = ref.texts[0] ?? '';
+    const probabilities = ref.outputs['probabilities'];
+    const width = probabilities?.dims[1] ?? 0;
+    const labels = sentimentLabels();
+    expect(labels).toHaveLength(width);
+    const expected = labels
+      .map((label, j) => ({ label, score: probabilities?.data[j] ?? NaN }))
+      .sort((x, y) => y.score - x.score);
+    // The first answer (a MISS, its cache write awaited) against onnxruntime-node's probabilities.
+    const direct = await postJson(PREDICT, { inputs: text }, {}, env, { key: 'plain' });
+    expect(direct.status).toBe(200);
+    expect(direct.headers.get('X-Cache')).toBe('MISS');
+    const missText = await direct.text();
+    const miss = JSON.parse(missText) as LabelScore[];
+    expect(miss.map((o) => o.label)).toEqual(expected.map((e) => e.label));
+    miss.forEach((o, i) => expect(Math.abs(o.score - (expected[i]?.score ?? NaN))).toBeLessThanOrEqual(1e-5));
+    // The typed client through the Worker's real fetch entry, same key and input: the cached answer, byte for byte.
     const res = await client.v1.models[':model'].predict.$post({
       param: { model: 'sentiment-en' },
-      json: { inputs: 'I love this phone, it is wonderful.' },
+      json: { inputs: text },
     });
     expect(res.status).toBe(200);
-    const out = (await res.json()) as LabelScore[];
-    expect(out[0]?.label).toBe('positive');
-    const direct = await json<LabelScore[]>(
-      await postJson(PREDICT, { inputs: 'I love this phone, it is wonderful.' }, {}, env, { key: 'plain' }),
-    );
-    expect(out).toEqual(direct);
+    expect(res.headers.get('X-Cache')).toBe('HIT');
+    const hitText = await res.text();
+    expect(hitText).toBe(missText);
+    expect((JSON.parse(hitText) as LabelScore[])[0]?.label).toBe(expected[0]?.label);
     const list = await client.v1.models.$get();
     if (list.status !== 200) throw new Error(`catalogue answered ${list.status}`);
     const body = await list.json();

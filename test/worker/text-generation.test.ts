@@ -4,12 +4,14 @@
  * and over the task and native routes. Oracle: transformers.js's greedy answers on the same folders
  * (test/support/hf-generation.ts). Also: streamed chunks concatenate to the plain answer, seeds reproduce, stop
  * sequences, 422s naming unsupported OpenAI fields, the KV cache with a streamed replay, and cancellation by a client
- * abort or `DELETE /v1/generations/{id}` (counted in onnxruntime-web session runs).
+ * abort or `DELETE /v1/generations/{id}` (counted in onnxruntime-web session runs against a witness generation and the
+ * isolate's registry of live generations, not after a guessed sleep).
  */
 import { env, exports } from 'cloudflare:workers';
 import OpenAI from 'openai';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { runtimeInfo } from '../../src/runtime/ort.js';
+import { liveGenerations } from '../../src/serving/live-generations.js';
 import { r2Keys } from '../../src/lib/manifest.js';
 import { HF_GENERATION_CHAT, HF_GENERATION_PROMPTS } from '../support/hf-generation-inputs.js';
 import { call, ensureKeys, json, postJson, secretOf, type ErrorJson } from './client.js';
@@ -140,6 +142,22 @@ describe('the openai client', () => {
   });
 
   it('a client abort stops the generation: no session runs for nobody', async () => {
+    /*
+     * No sleep: the witness is a whole other generation run to its end in this isolate after the abort. Had the
+     * aborted loop kept decoding, its runs would have interleaved with the witness's (one JavaScript thread), so the
+     * runs counted beyond the witness's own are the aborted one's. The witness's own count is measured first.
+     */
+    const witness = async (): Promise<number> => {
+      const before = runtimeInfo().runs;
+      const res = await openai().completions.create(
+        { model: 'tiny-gpt2', prompt: 'The witness said', max_tokens: 24, temperature: 0 },
+        { headers: { 'cache-control': 'no-store' } },
+      );
+      expect(res.usage?.completion_tokens).toBe(24);
+      return runtimeInfo().runs - before;
+    };
+    const alone = await witness();
+    expect(alone).toBeGreaterThanOrEqual(24);
     const controller = new AbortController();
     const stream = await openai().completions.create(
       { model: 'tiny-gpt2', prompt: 'The food was', max_tokens: 100, temperature: 0, stream: true },
@@ -158,9 +176,11 @@ describe('the openai client', () => {
     } catch (err) {
       expect(String(err)).toMatch(/abort/i);
     }
-    await new Promise((r) => setTimeout(r, 300));
+    expect(chunks).toBe(3);
+    const during = await witness();
+    expect(during).toBe(alone);
     // The run in flight and the one the next chunk was written after, at most; 100 tokens would be ~100 runs more.
-    expect(runtimeInfo().runs - runsAtAbort).toBeLessThanOrEqual(3);
+    expect(runtimeInfo().runs - runsAtAbort - during).toBeLessThanOrEqual(3);
   });
 });
 
@@ -208,6 +228,7 @@ describe('the task API and the native route', () => {
   });
 
   it('DELETE /v1/generations/{id} stops a running generation; another key cannot', async () => {
+    const liveBefore = liveGenerations.size;
     const res = await postJson('/v1/models/tiny-gpt2/generate', {
       inputs: 'The food was',
       parameters: { max_new_tokens: 100, do_sample: false },
@@ -219,6 +240,9 @@ describe('the task API and the native route', () => {
     const reader = res.body?.pipeThrough(new TextDecoderStream()).getReader();
     if (reader === undefined || id === null) throw new Error('no stream');
     await reader.read();
+    // Unread, the stream holds the decoding loop back (each piece waits to be written), so the generation is still
+    // registered when the cancel comes, however slow or fast this machine is: checked, not assumed.
+    expect(liveGenerations.size).toBe(liveBefore + 1);
     const other = await call(`/v1/generations/${id}`, { method: 'DELETE' }, env, { key: 'other' });
     expect(other.status).toBe(404);
     const cancelled = await call(`/v1/generations/${id}`, { method: 'DELETE' });
@@ -241,6 +265,7 @@ describe('the task API and the native route', () => {
     expect(done.type).toBe('done');
     expect(done.finish_reason).toBe('cancelled');
     expect(done.usage.completion_tokens).toBeLessThan(100);
+    expect(liveGenerations.size).toBe(liveBefore);
     const gone = await call(`/v1/generations/${id}`, { method: 'DELETE' });
     expect(gone.status).toBe(404);
   });
