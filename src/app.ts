@@ -7,12 +7,14 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import { timing } from 'hono/timing';
-import { apiKeys, currentKey, internalCaller } from './middleware/api-keys.js';
+import { currentKey, internalCaller } from './auth/caller.js';
+import { apiKeys } from './middleware/api-keys.js';
 import { clientIp, rateLimit } from './middleware/rate-limit.js';
 import { requestLog } from './middleware/request-log.js';
 import { documentConfig, registerSecurity } from './http/docs.js';
 import { completionsRoutes } from './http/completions.js';
 import { embeddingsRoutes } from './http/embeddings.js';
+import { evaluateRoutes } from './http/evaluate.js';
 import { generateRoutes } from './http/generate.js';
 import { hooksRoutes } from './http/hooks.js';
 import { createRouter, errorHandler, limitBody, notFoundHandler } from './http/router.js';
@@ -131,6 +133,7 @@ export function createEdgeApp(parts: EdgeAppParts = {}) {
     .route('/', predictRoutes(edgeServing))
     .route('/', kserveRoutes(edgeServing))
     .route('/', embeddingsRoutes)
+    .route('/', evaluateRoutes(edgeServing))
     .route('/', generateRoutes(edgeServing))
     .route('/', completionsRoutes(edgeServing))
     .route('/', keysRoutes())

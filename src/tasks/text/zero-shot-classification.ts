@@ -55,6 +55,11 @@ const PostprocessSchema = z.object({
   contradiction_id: z.number().int().nonnegative(),
 });
 
+/** The candidate labels a request names (a list, or one comma-separated string), as the task will score them. */
+export function candidateLabelsOf(parameters: Record<string, unknown>): string[] {
+  return parseParameters({ kind: 'json', inputs: '', parameters }).labels;
+}
+
 function parseParameters(body: RequestBody): { labels: string[]; template: string; multiLabel: boolean } {
   const params = ParametersSchema.safeParse(body.parameters);
   if (!params.success)
