@@ -5,11 +5,11 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context, Env as HonoEnv } from 'hono';
-import { ServiceError } from '../lib/errors.js';
+import { describeIssues, invalidInput, ServiceError } from '../lib/errors.js';
 import { TASKS, type Manifest } from '../lib/manifest.js';
 import { secondsLeft } from '../storage/model-status.js';
 import { parseModelRef, type NotReadyModel } from '../storage/registry.js';
-import { createRouter, errorResponses, KEY_SECURITY, RateLimitHeaders } from './router.js';
+import { createRouter, documented, errorResponses, KEY_SECURITY, RateLimitHeaders } from './router.js';
 import { generationLimits } from '../tasks/generation/plan.js';
 import { ModelRefParam } from './predict.js';
 import type { Serving } from '../serving/contract.js';
@@ -142,8 +142,19 @@ export const listModelsRoute = createRoute({
         },
       },
     },
-    ...errorResponses(401, 429),
+    ...errorResponses(401, 422, 429),
   },
+});
+
+/**
+ * `?task=` filters the catalogue. Documented, but read by the handler rather than the route's validator, so typed
+ * clients keep calling `models.$get()` with no argument.
+ */
+const CatalogueQuery = z.object({
+  task: z
+    .enum(TASKS)
+    .optional()
+    .openapi({ description: 'Only the models of this task.', example: 'text-classification' }),
 });
 
 export const getModelRoute = createRoute({
@@ -172,11 +183,17 @@ function mayCall<E extends HonoEnv>(serving: Serving<E>, c: Context<E>, id: stri
 }
 
 export function modelsRoutes<E extends HonoEnv>(serving: Serving<E>) {
-  return createRouter<E>()
-    .openapi(listModelsRoute, async (c) => {
+  const router = createRouter<E>();
+  return router
+    .openapi(documented(router, listModelsRoute, { query: CatalogueQuery }), async (c) => {
+      const query = CatalogueQuery.safeParse({ task: c.req.query('task') });
+      if (!query.success) throw invalidInput(describeIssues(query.error.issues, ['query']));
+      const { task } = query.data;
       const { ready, notReady } = await serving.registry(c).catalogue();
-      const data = ready.filter((m) => serving.lists(c, m)).map(modelCard);
-      const waiting = notReady.filter((m) => mayCall(serving, c, m.id)).map((m) => buildState(m));
+      const data = ready.filter((m) => serving.lists(c, m) && (task === undefined || m.task === task)).map(modelCard);
+      // A model still building has no manifest here, so no task to filter by: a filtered list leaves them out.
+      const waiting =
+        task === undefined ? notReady.filter((m) => mayCall(serving, c, m.id)).map((m) => buildState(m)) : [];
       return c.json(
         waiting.length === 0
           ? { object: 'list' as const, data }

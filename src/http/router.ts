@@ -68,7 +68,13 @@ export const errorHandler: ErrorHandler = (err, c) => {
         request_id: (c as Context<{ Variables: Partial<BaseVariables> }>).get('requestId'),
         path: c.req.path,
         code: e.code,
-        err: describeCause(e.code === 'internal' ? e.cause : e),
+        // A stack only for our own bugs: an expected 503 (a model still building, the origin down) is one line.
+        err:
+          e.code === 'internal'
+            ? describeCause(e.cause)
+            : e.cause instanceof Error
+              ? `${e.message} (${e.cause.message})`
+              : e.message,
       }),
     );
   }
@@ -195,13 +201,14 @@ export function limitBody<E extends HonoEnv>(max: (c: Context<E>) => number): Mi
 
 /**
  * Mounting with documentation-only extras: `doc` (the route plus what only the document needs — optional request
- * headers, a body marked required where the validator must not run on every media type) goes into the document,
+ * headers or query parameters, a body marked required where the validator must not run on every media type) goes
+ * into the document,
  * and the returned route, hidden from it, is the one to mount. Typed clients then see the route's real inputs.
  */
 export function documented<R extends RouteConfig>(
   router: Pick<OpenAPIHono, 'openAPIRegistry'>,
   route: R,
-  extras: { headers?: z.ZodObject; bodyRequired?: boolean },
+  extras: { headers?: z.ZodObject; query?: z.ZodObject; bodyRequired?: boolean },
 ): R & { hide: true } {
   const request = route.request ?? {};
   const body =
@@ -213,6 +220,7 @@ export function documented<R extends RouteConfig>(
     request: {
       ...request,
       ...(extras.headers === undefined ? {} : { headers: extras.headers }),
+      ...(extras.query === undefined ? {} : { query: extras.query }),
       ...(body === undefined ? {} : { body }),
     },
   });

@@ -41,6 +41,24 @@ describe('catalogue', () => {
     // The headline figures are lifted to the card's top level, with the manifest's values.
     expect(card).toMatchObject({ accuracy, edge_latency_ms_p50: latency });
   });
+
+  it('filters by task: exactly the built models of that task, and 422 for a task that does not exist', async () => {
+    const want = inject('models')
+      .map((m) => ManifestSchema.parse(JSON.parse(m.manifestText)))
+      .filter((m) => m.task === 'text-classification')
+      .map((m) => m.id)
+      .sort();
+    expect(want.length).toBeGreaterThan(1);
+    const res = await call('/v1/models?task=text-classification');
+    expect(res.status).toBe(200);
+    const body = await json<{ data: { id: string; task: string }[] }>(res);
+    expect(body.data.map((d) => d.id).sort()).toEqual(want);
+    const all = await json<{ data: { task: string }[] }>(await call('/v1/models'));
+    expect(all.data.some((d) => d.task !== 'text-classification')).toBe(true);
+    const bad = await call('/v1/models?task=astrology');
+    expect(bad.status).toBe(422);
+    expect((await json<ErrorJson>(bad)).error.message).toContain('task');
+  });
 });
 
 describe('text-classification predictions', () => {
