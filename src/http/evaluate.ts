@@ -7,7 +7,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context, Env as HonoEnv } from 'hono';
 import { invalidInput } from '../lib/errors.js';
-import type { Manifest } from '../lib/manifest.js';
 import { classificationReport, mcnemarFromCorrectness, type ClassificationReport } from '../maths/metrics.js';
 import { resolveModel, type Serving } from '../serving/contract.js';
 import {
@@ -15,7 +14,6 @@ import {
   evaluationLabels,
   positiveLabel,
   scoreExamples,
-  type ExampleFailure,
   type LabelledExample,
 } from '../serving/evaluation.js';
 import { ModelRefParam } from './predict.js';
@@ -227,7 +225,6 @@ function split(parameters: EvalParameters | undefined): { settings: EvalParamete
 }
 
 interface Evaluated {
-  manifest: Manifest;
   labels: string[];
   report: z.infer<typeof EvaluationReportSchema>;
   /** Per request index: whether the model was right (undefined where it failed). */
@@ -240,19 +237,16 @@ async function evaluateOne<E extends HonoEnv>(
   model: string,
   examples: readonly LabelledExample[],
   parameters: EvalParameters | undefined,
-  only?: ReadonlySet<number>,
 ): Promise<Evaluated> {
   const manifest = await resolveModel(serving, c, model);
   const { settings, task } = split(parameters);
   const labels = evaluationLabels(manifest, task);
   checkLabels(examples, labels, `${manifest.id}@${manifest.version}`);
   const { scored, failures } = await scoreExamples(serving, c, manifest, examples, task);
-  const kept = only === undefined ? scored : scored.filter((s) => only.has(s.index));
-  const failed: ExampleFailure[] = failures;
-  if (kept.length === 0)
-    throw invalidInput(`examples: '${manifest.id}' could run none of them (${failed[0]?.error.message ?? ''}).`);
+  if (scored.length === 0)
+    throw invalidInput(`examples: '${manifest.id}' could run none of them (${failures[0]?.error.message ?? ''}).`);
   const positive = positiveLabel(labels, settings.positive_label) ?? labels[0];
-  const report: ClassificationReport = classificationReport(kept, labels, {
+  const report: ClassificationReport = classificationReport(scored, labels, {
     ...(settings.seed === undefined ? {} : { seed: settings.seed }),
     ...(settings.confidence === undefined ? {} : { confidence: settings.confidence }),
     ...(settings.resamples === undefined ? {} : { resamples: settings.resamples }),
@@ -260,19 +254,18 @@ async function evaluateOne<E extends HonoEnv>(
     ...(positive === undefined ? {} : { positiveLabel: positive }),
   });
   const correct: (boolean | undefined)[] = Array.from({ length: examples.length }, () => undefined);
-  for (const s of kept) correct[s.index] = s.predicted === s.label;
+  for (const s of scored) correct[s.index] = s.predicted === s.label;
   return {
-    manifest,
     labels,
     correct,
     report: {
       object: 'evaluation',
       model: `${manifest.id}@${manifest.version}`,
       task: manifest.task,
-      n: kept.length,
+      n: scored.length,
       labels,
       ...report,
-      failures: failed,
+      failures,
     },
   };
 }
